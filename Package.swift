@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+// PLMKit — structure- and dynamics-aware protein language models in Swift.
+// Module plan: docs/ARCHITECTURE.md. System libraries come from Debian:
+// libopenblas-dev (cblas + LAPACK) and libhdf5-dev.
+import PackageDescription
+
+let package = Package(
+    name: "PLMKit",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "plm", targets: ["plm"]),
+        .library(name: "PLMTensor", targets: ["PLMTensor"]),
+        .library(name: "PLMKit", targets: ["PLMKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // System libraries (pkg-config names; Debian packages named for `swift build`'s hint).
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev", "liblapack-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5",
+                       providers: [.apt(["libhdf5-dev"])]),
+
+        // Float32 tensors, reverse-mode autodiff, kernels, RNG, thread pool.
+        .target(name: "PLMTensor", dependencies: ["COpenBLAS"]),
+        // Modules, safetensors, optimizers (ESM-2 encoder, LoRA, adapters).
+        .target(name: "PLMNN", dependencies: ["PLMTensor"]),
+        // Structures and trajectories: PDB/mmCIF/DCD/XTC, NMA, MD features. No NN dependency.
+        .target(name: "PLMStructure", dependencies: ["COpenBLAS"]),
+        // Alphabet, FASTA, HDF5 feature store, datasets and batching.
+        .target(name: "PLMData", dependencies: ["PLMTensor", "PLMStructure", "CHDF5"]),
+        // Core: protocols, plugin registry (recipes and trainer arrive with issue 5).
+        .target(name: "PLMKit", dependencies: ["PLMNN", "PLMData"]),
+
+        // The command-line tool.
+        .executableTarget(name: "plm", dependencies: [
+            "PLMKit", "PLMTensor",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // Micro-benchmark (not a test): engine matmul vs raw cblas_sgemm.
+        .executableTarget(name: "plm-microbench", dependencies: ["PLMTensor", "COpenBLAS"]),
+
+        .testTarget(name: "PLMTensorTests", dependencies: ["PLMTensor"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "PLMNNTests", dependencies: ["PLMNN"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PLMStructureTests", dependencies: ["PLMStructure"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PLMDataTests", dependencies: ["PLMData"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PLMKitTests", dependencies: ["PLMKit"]),
+        .testTarget(name: "PLMCLITests", dependencies: ["plm"]),
+    ],
+    // Swift 5 language mode: the kernels hand raw buffer pointers to
+    // DispatchQueue.concurrentPerform; Swift 6's strict sendability checking
+    // would need an @unchecked wrapper at every such site for no added safety.
+    swiftLanguageModes: [.v5]
+)

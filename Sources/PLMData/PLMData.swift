@@ -1,0 +1,2 @@
+// PLMData module. See docs/ARCHITECTURE.md.
+enum PLMDataModule { static let name = "PLMData" }

@@ -1,0 +1,2 @@
+// PLMStructure module. See docs/ARCHITECTURE.md.
+enum PLMStructureModule { static let name = "PLMStructure" }

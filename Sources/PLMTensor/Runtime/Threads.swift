@@ -1,0 +1,69 @@
+import COpenBLAS
+import Dispatch
+import Foundation
+
+/// Who owns the cores. OpenBLAS's own threads run inside GEMM; PLMKit's pool
+/// (`DispatchQueue.concurrentPerform`) runs every other kernel. They never
+/// nest: a pool region that calls GEMM per item first drops OpenBLAS to one
+/// thread (`Threads.parallelGEMMs`), and pool kernels never call the pool.
+public enum Threads {
+    nonisolated(unsafe) private static var _count = ProcessInfo.processInfo.activeProcessorCount
+    nonisolated(unsafe) private static var configured = false
+
+    /// Threads used by the pool and by OpenBLAS (default: all cores).
+    public static var count: Int {
+        if !configured { configure(_count) }
+        return _count
+    }
+
+    /// Sets the thread count for both the pool and OpenBLAS.
+    public static func configure(_ n: Int) {
+        precondition(n >= 1, "thread count must be >= 1, got \(n)")
+        _count = n
+        configured = true
+        openblas_set_num_threads(Int32(n))
+    }
+
+    /// The OpenBLAS kernel family in use (e.g. "Haswell", "SkylakeX").
+    public static var blasCoreName: String {
+        guard let p = openblas_get_corename() else { return "unknown" }
+        return String(cString: p)
+    }
+
+    /// OpenBLAS build configuration string.
+    public static var blasConfig: String {
+        guard let p = openblas_get_config() else { return "unknown" }
+        return String(cString: p)
+    }
+
+    /// Runs `body` over `0..<n` split into contiguous chunks on the pool.
+    /// Work below `grain` items per chunk runs inline on the caller.
+    @inline(__always)
+    public static func parallelFor(_ n: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+        if n <= 0 { return }
+        let t = count
+        let maxChunks = min(t * 4, (n + grain - 1) / max(grain, 1))
+        if t == 1 || maxChunks <= 1 {
+            body(0..<n)
+            return
+        }
+        let chunks = maxChunks
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let lo = n * c / chunks, hi = n * (c + 1) / chunks
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+
+    /// Runs one small GEMM per item on the pool with OpenBLAS pinned to one
+    /// thread for the duration (so the two pools never nest).
+    static func parallelGEMMs(_ n: Int, _ body: (Int) -> Void) {
+        let t = count
+        if t == 1 || n == 1 {
+            for i in 0..<n { body(i) }
+            return
+        }
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(t)) }
+        parallelFor(n) { r in for i in r { body(i) } }
+    }
+}
