@@ -7,10 +7,14 @@ import Foundation
 /// nest: a pool region that calls GEMM per item first drops OpenBLAS to one
 /// thread (`Threads.parallelGEMMs`), and pool kernels never call the pool.
 public enum Threads {
-    nonisolated(unsafe) private static var _count = ProcessInfo.processInfo.activeProcessorCount
+    nonisolated(unsafe) private static var _count: Int = {
+        if let v = ProcessInfo.processInfo.environment["PLM_NUM_THREADS"], let n = Int(v), n >= 1 { return n }
+        return ProcessInfo.processInfo.activeProcessorCount
+    }()
     nonisolated(unsafe) private static var configured = false
 
-    /// Threads used by the pool and by OpenBLAS (default: all cores).
+    /// Threads used by the pool and by OpenBLAS (default: all cores, or the
+    /// `PLM_NUM_THREADS` environment variable).
     public static var count: Int {
         if !configured { configure(_count) }
         return _count

@@ -1,2 +1,0 @@
-// PLMData module. See docs/ARCHITECTURE.md.
-enum PLMDataModule { static let name = "PLMData" }
