@@ -47,8 +47,8 @@ let package = Package(
         .testTarget(name: "PLMNNTests", dependencies: ["PLMNN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PLMStructureTests", dependencies: ["PLMStructure"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PLMDataTests", dependencies: ["PLMData"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "PLMKitTests", dependencies: ["PLMKit"]),
-        .testTarget(name: "PLMCLITests", dependencies: ["plm"]),
+        .testTarget(name: "PLMKitTests", dependencies: ["PLMKit"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PLMCLITests", dependencies: ["plm", "PLMData", "PLMNN"]),
     ],
     // Swift 5 language mode: the kernels hand raw buffer pointers to
     // DispatchQueue.concurrentPerform; Swift 6's strict sendability checking

@@ -9,7 +9,7 @@ struct PLM: ParsableCommand {
         commandName: "plm",
         abstract: "Train, tune and use structure- and dynamics-aware protein language models.",
         version: "plm \(PLMKitVersion.string)",
-        subcommands: [Plugins.self, Info.self]
+        subcommands: [Embed.self, Plugins.self, Info.self]
     )
 }
 

@@ -39,7 +39,7 @@ struct TokenizerTests {
         #expect(try tok.encode("AC:DE") == [0, 5, 23, 2, 0, 13, 9, 2])
         #expect(try tok.encode("AC/DE") == [0, 5, 23, 2, 0, 13, 9, 2])
         #expect(try tok.encode("A:C/D") == [0, 5, 2, 0, 23, 2, 0, 13, 2])
-        #expect(throws: TokenizerError.emptyChain(id: "x", position: 3)) { try tok.encode("AC::DE", id: "x") }
+        #expect(throws: TokenizerError.emptyChain(id: "x", position: 4)) { try tok.encode("AC::DE", id: "x") }
         #expect(throws: TokenizerError.emptyChain(id: "x", position: 1)) { try tok.encode(":AC", id: "x") }
         #expect(throws: TokenizerError.emptyChain(id: "x", position: 3)) { try tok.encode("AC:", id: "x") }
     }

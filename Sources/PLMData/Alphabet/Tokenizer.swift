@@ -66,10 +66,12 @@ public struct TokenBatch: Equatable, Sendable {
 /// - Anything else (digits, `*`, `J`, whitespace, ...) is an error naming the
 ///   record id, the 1-based character position and the character.
 public struct Tokenizer: Sendable {
+    /// The vocabulary (ESM's 33 tokens by default).
     public let alphabet: Alphabet
     /// Characters that separate chains (ASCII).
     public let chainSeparators: Set<UInt8>
 
+    /// A tokenizer over `alphabet`; each ASCII character of `chainSeparators` splits chains.
     public init(alphabet: Alphabet = .esm, chainSeparators: String = ":/") {
         self.alphabet = alphabet
         self.chainSeparators = Set(chainSeparators.utf8)

@@ -31,6 +31,7 @@ public final class FASTAReader: Sequence, IteratorProtocol {
         /// case, `.`, `-`) and chain separators `:` `/`, reporting line and column.
         public var validateResidues: Bool
 
+        /// Options; the defaults reject duplicate ids and leave residue checks to the tokenizer.
         public init(rejectDuplicateIDs: Bool = true, validateResidues: Bool = false) {
             self.rejectDuplicateIDs = rejectDuplicateIDs
             self.validateResidues = validateResidues
@@ -39,6 +40,7 @@ public final class FASTAReader: Sequence, IteratorProtocol {
 
     /// The name used in errors (the path for files).
     public let name: String
+    /// The options in effect.
     public let options: Options
     /// The error that ended iteration through `Sequence` (`next()` cannot throw there).
     public private(set) var error: Error?
@@ -47,6 +49,7 @@ public final class FASTAReader: Sequence, IteratorProtocol {
     private var buffer: [UInt8] = []
     private var start = 0                  // first unconsumed byte in `buffer`
     private var eof = false
+    private var scratch: UnsafeMutableRawPointer? = nil   // read(2) target, chunkSize bytes
     private var bomChecked = false
     private var lineNumber = 0
     private var pendingHeader: (id: String, description: String, line: Int)? = nil
@@ -80,7 +83,10 @@ public final class FASTAReader: Sequence, IteratorProtocol {
         eof = true
     }
 
-    deinit { if fd >= 0 { close(fd) } }
+    deinit {
+        if fd >= 0 { close(fd) }
+        scratch?.deallocate()
+    }
 
     /// Every record of a file.
     public static func read(url: URL, options: Options = Options()) throws -> [FASTARecord] {
@@ -147,26 +153,18 @@ public final class FASTAReader: Sequence, IteratorProtocol {
         }
     }
 
+    /// Appends the next chunk of the file to `buffer` (dropping consumed bytes first).
     private func fill() throws {
         if start > 0 {
             buffer.removeSubrange(0..<start)
             start = 0
         }
-        let old = buffer.count
-        buffer.reserveCapacity(old + chunkSize)
-        var got = 0
-        buffer.append(contentsOf: repeatElement(0, count: chunkSize))
-        while true {
-            got = buffer.withUnsafeMutableBytes { posixRead(fd, $0.baseAddress! + old, chunkSize) }
-            if got < 0 && errno == EINTR { continue }
-            break
-        }
-        guard got >= 0 else {
-            buffer.removeSubrange(old...)
-            throw FASTAError.cannotRead(file: name, reason: String(cString: strerror(errno)))
-        }
-        buffer.removeSubrange((old + got)...)
-        if got == 0 { eof = true }
+        guard fd >= 0 else { eof = true; return }
+        if scratch == nil { scratch = UnsafeMutableRawPointer.allocate(byteCount: chunkSize, alignment: 16) }
+        var got: Int
+        repeat { got = posixRead(fd, scratch!, chunkSize) } while got < 0 && errno == EINTR
+        guard got >= 0 else { throw FASTAError.cannotRead(file: name, reason: String(cString: strerror(errno))) }
+        if got == 0 { eof = true } else { buffer.append(contentsOf: UnsafeRawBufferPointer(start: scratch, count: got)) }
     }
 
     private static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0B || b == 0x0C || b == 0x0D }

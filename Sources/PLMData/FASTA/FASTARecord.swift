@@ -10,6 +10,7 @@ public struct FASTARecord: Equatable, Sendable {
     /// 1-based line number of the header in its file (0 when not read from a file).
     public var line: Int
 
+    /// A record; `line` is 0 for records not read from a file.
     public init(id: String, description: String = "", sequence: String, line: Int = 0) {
         self.id = id
         self.description = description

@@ -222,7 +222,7 @@ enum HDF5IO {
             let mem = try stringMemoryType(fixedSize: nil, utf8: utf8, ctx)
             var ptrs = [UnsafeMutablePointer<CChar>?](repeating: nil, count: n)
             try ptrs.withUnsafeMutableBytes { raw in
-                try ctx.check(holder.read(mem.id, raw.baseAddress!), .readFailed, "reading \(n) variable-length strings failed")
+                _ = try ctx.check(holder.read(mem.id, raw.baseAddress!), .readFailed, "reading \(n) variable-length strings failed")
             }
             defer { ptrs.withUnsafeMutableBytes { _ = plm_vlen_reclaim(mem.id, space.id, $0.baseAddress) } }
             for (i, p) in ptrs.enumerated() {
@@ -235,7 +235,7 @@ enum HDF5IO {
             let mem = try stringMemoryType(fixedSize: size, utf8: utf8, pad: pad == H5T_STR_ERROR ? H5T_STR_NULLPAD : pad, ctx)
             var bytes = [UInt8](repeating: 0, count: n * size)
             try bytes.withUnsafeMutableBytes { raw in
-                try ctx.check(holder.read(mem.id, raw.baseAddress!), .readFailed, "reading \(n) fixed-length strings failed")
+                _ = try ctx.check(holder.read(mem.id, raw.baseAddress!), .readFailed, "reading \(n) fixed-length strings failed")
             }
             for i in 0 ..< n {
                 var slice = bytes[i * size ..< (i + 1) * size]

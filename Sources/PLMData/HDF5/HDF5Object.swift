@@ -213,7 +213,7 @@ public class HDF5Object {
         try createAttribute(name, fileType: T.hdf5Type.fileType, shape: a.shape) { attr, ctx in
             guard !a.values.isEmpty else { return }
             try a.values.withUnsafeBytes { raw in
-                try ctx.check(H5Awrite(attr, T.hdf5Type.memoryType, raw.baseAddress!), .writeFailed,
+                _ = try ctx.check(H5Awrite(attr, T.hdf5Type.memoryType, raw.baseAddress!), .writeFailed,
                               "cannot write attribute '\(name)'")
             }
         }
@@ -226,7 +226,7 @@ public class HDF5Object {
             try createAttribute(name, fileType: type.id, shape: shape) { attr, ctx in
                 guard !values.isEmpty else { return }
                 try HDF5IO.withStringBuffer(values, fixedSize: nil, ctx) { buf in
-                    try ctx.check(H5Awrite(attr, type.id, buf!), .writeFailed, "cannot write attribute '\(name)'")
+                    _ = try ctx.check(H5Awrite(attr, type.id, buf!), .writeFailed, "cannot write attribute '\(name)'")
                 }
             }
         }

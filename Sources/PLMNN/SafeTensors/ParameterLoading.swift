@@ -11,6 +11,7 @@ public struct ParameterLoadingPolicy: Sendable, Equatable {
     /// Expected parameters that may be absent from the file (the model keeps its own value).
     public var allowedMissing: [String]
 
+    /// A policy from glob patterns (exact names or `*` wildcards).
     public init(ignoredUnused: [String] = [], allowedMissing: [String] = []) {
         self.ignoredUnused = ignoredUnused
         self.allowedMissing = allowedMissing
@@ -61,11 +62,15 @@ func globMatch(_ pattern: String, _ name: String) -> Bool {
 public struct ParameterMismatchError: Error, Equatable, CustomStringConvertible, Sendable {
     /// One parameter whose shape differs between the model and the file.
     public struct ShapeMismatch: Equatable, Sendable {
+        /// The parameter name.
         public let name: String
+        /// The model's shape.
         public let expected: [Int]
+        /// The file's shape.
         public let found: [Int]
     }
 
+    /// Path of the checkpoint.
     public let file: String
     /// Expected parameters absent from the file (sorted).
     public let missing: [String]
@@ -76,6 +81,7 @@ public struct ParameterMismatchError: Error, Equatable, CustomStringConvertible,
     /// Expected parameters stored with a dtype that cannot be read: (name, dtype), sorted.
     public let unreadable: [(name: String, dtype: String)]
 
+    /// True when nothing is wrong (the file loads).
     public var isEmpty: Bool { missing.isEmpty && unused.isEmpty && shapeMismatches.isEmpty && unreadable.isEmpty }
 
     public static func == (a: ParameterMismatchError, b: ParameterMismatchError) -> Bool {

@@ -4,7 +4,9 @@ import Foundation
 public struct SafeTensorInfo: Equatable, Sendable {
     /// The tensor's name (the header key).
     public let name: String
+    /// Element type as stored in the file.
     public let dtype: SafeTensorsDType
+    /// Dimensions, row-major (`[]` for a scalar).
     public let shape: [Int]
     /// Byte range in the data buffer (which starts right after the header).
     public let dataOffsets: Range<Int>

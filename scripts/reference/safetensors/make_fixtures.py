@@ -16,10 +16,14 @@ Outputs:
                         the int64 values; plus the metadata.
 The Swift side (Tests/PLMNNTests/SafeTensorsTests.swift) compares bit for bit.
 
-swift_written.safetensors is produced by the Swift writer (run the Swift tests
-with PLM_SAFETENSORS_ROUNDTRIP_OUT=<path>, copy it into Fixtures) and must
-hold exactly SWIFT_WRITTEN below; --check verifies that with
-safetensors.numpy.load_file and safe_open (metadata).
+swift_written.safetensors is produced by the Swift writer and must hold exactly
+SWIFT_WRITTEN below; --check verifies that with safetensors.numpy.load_file and
+safe_open (metadata). To refresh it:
+    PLM_SAFETENSORS_ROUNDTRIP_OUT=/tmp/sw.safetensors \
+        swift test --scratch-path .build-nn --filter PLMNNTests
+    python make_fixtures.py --check /tmp/sw.safetensors && cp /tmp/sw.safetensors \
+        Tests/PLMNNTests/Fixtures/safetensors/swift_written.safetensors
+(the Swift test then compares its output with this file byte for byte).
 """
 import json
 import math
@@ -79,6 +83,7 @@ def make():
     tensors = golden_tensors()
     path = os.path.join(OUT, "golden.safetensors")
     save_file(tensors, path, metadata=METADATA)
+    os.chmod(path, 0o644)  # save_file creates 0600 files
     expected = {"metadata": METADATA, "tensors": {}}
     for name, t in tensors.items():
         f = t.to(torch.float32).contiguous().reshape(-1)
