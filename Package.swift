@@ -32,11 +32,14 @@ let package = Package(
         // Alphabet, FASTA, HDF5 feature store, datasets and batching.
         .target(name: "PLMData", dependencies: ["PLMTensor", "PLMStructure", "CHDF5"]),
         // Core: protocols, plugin registry (recipes and trainer arrive with issue 5).
-        .target(name: "PLMKit", dependencies: ["PLMNN", "PLMData"]),
+        .target(name: "PLMKit", dependencies: ["PLMNN", "PLMData", .product(name: "Yams", package: "Yams")]),
+
+        // Plugins: each its own target (runtime plugins registered by `plm`, not SwiftPM build plugins).
+        .target(name: "MaskedLM", dependencies: ["PLMKit"], path: "Plugins/MaskedLM"),
 
         // The command-line tool.
         .executableTarget(name: "plm", dependencies: [
-            "PLMKit", "PLMTensor",
+            "PLMKit", "PLMTensor", "MaskedLM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Micro-benchmark (not a test): engine matmul vs raw cblas_sgemm.
@@ -47,7 +50,7 @@ let package = Package(
         .testTarget(name: "PLMNNTests", dependencies: ["PLMNN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PLMStructureTests", dependencies: ["PLMStructure"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PLMDataTests", dependencies: ["PLMData"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "PLMKitTests", dependencies: ["PLMKit"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PLMKitTests", dependencies: ["PLMKit", "MaskedLM"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PLMCLITests", dependencies: ["plm", "PLMData", "PLMNN"]),
     ],
     // Swift 5 language mode: the kernels hand raw buffer pointers to

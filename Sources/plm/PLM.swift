@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MaskedLM
 import PLMKit
 import PLMTensor
 
@@ -9,14 +10,19 @@ struct PLM: ParsableCommand {
         commandName: "plm",
         abstract: "Train, tune and use structure- and dynamics-aware protein language models.",
         version: "plm \(PLMKitVersion.string)",
-        subcommands: [Embed.self, Plugins.self, Info.self]
+        subcommands: [Train.self, RecipeCommand.self, Embed.self, Score.self, Plugins.self, Info.self]
     )
 }
 
 /// Registers every built-in plugin. The one place where built-ins are named.
 func builtinRegistry() -> PluginRegistry {
     let registry = PluginRegistry()
-    // Plugins arrive with their issues (encoders, targets, tuning strategies).
+    do {
+        try registry.registerCoreBuiltins()
+        try registry.registerMaskedLM()
+    } catch {
+        fatalError("built-in plugin registration failed: \(error)")  // a programming error, not user input
+    }
     return registry
 }
 

@@ -26,7 +26,7 @@ public final class HDF5Dataset: HDF5Object {
             if H5Pget_layout(dcpl.id) == H5D_CHUNKED {
                 var dims = [hsize_t](repeating: 0, count: max(shape.count, 1))
                 let rank = try ctx.check(H5Pget_chunk(dcpl.id, Int32(dims.count), &dims), .readFailed, "cannot read the chunk shape")
-                chunks = dims.prefix(Int(rank)).map { Int($0) }
+                chunks = dims.prefix(Int(rank)).map { Int(clamping: $0) }
                 let nFilters = try ctx.check(H5Pget_nfilters(dcpl.id), .readFailed, "cannot read the filters")
                 for i in 0 ..< nFilters {
                     var flags: UInt32 = 0

@@ -59,7 +59,10 @@ enum HDF5IO {
             let rank = try ctx.check(H5Sget_simple_extent_ndims(space), .readFailed, "cannot read the rank")
             var dims = [hsize_t](repeating: 0, count: Int(rank))
             try ctx.check(H5Sget_simple_extent_dims(space, &dims, nil), .readFailed, "cannot read the dimensions")
-            return dims.map { Int($0) }
+            return try dims.map { d in
+                guard let i = Int(exactly: d) else { throw ctx.error(.readFailed, "dimension \(d) is too large") }
+                return i
+            }
         default:
             throw ctx.error(.readFailed, "cannot read the dataspace")
         }
@@ -72,7 +75,7 @@ enum HDF5IO {
         var dims = [hsize_t](repeating: 0, count: rank)
         var maxDims = [hsize_t](repeating: 0, count: rank)
         try ctx.check(H5Sget_simple_extent_dims(space, &dims, &maxDims), .readFailed, "cannot read the dimensions")
-        return maxDims.map { $0 == plm_H5S_UNLIMITED() ? nil : Int($0) }
+        return maxDims.map { $0 == plm_H5S_UNLIMITED() ? nil : Int(clamping: $0) }
     }
 
     /// A new dataspace for `shape` ([] = scalar); `extendable` makes axis 0 unlimited.
@@ -94,6 +97,22 @@ enum HDF5IO {
     }
 
     static func elementCount(_ shape: [Int]) -> Int { shape.reduce(1, *) }
+
+    /// Element count of a stored shape, throwing instead of overflowing on corrupt dimensions.
+    static func checkedCount(_ shape: [Int], elementSize: Int, _ ctx: HDF5Context) throws -> Int {
+        var n = 1
+        for d in shape {
+            let (m, overflow) = n.multipliedReportingOverflow(by: d)
+            guard !overflow, d >= 0 else {
+                throw HDF5Error(.readFailed, file: ctx.file, object: ctx.object, "stored shape \(shape) is too large")
+            }
+            n = m
+        }
+        guard !n.multipliedReportingOverflow(by: max(elementSize, 1)).overflow else {
+            throw HDF5Error(.readFailed, file: ctx.file, object: ctx.object, "stored shape \(shape) is too large")
+        }
+        return n
+    }
 
     // MARK: type checks
 
@@ -129,7 +148,7 @@ enum HDF5IO {
         try checkReadable(HDF5DataType.describe(ftype.id), as: T.hdf5Type, conversion, ctx, what: holder.what)
         let space = try ctx.handle(holder.space(), .dataspace, .readFailed, "cannot read the \(holder.what)'s dataspace")
         let shape = try shape(ofSpace: space.id, ctx)
-        let n = elementCount(shape)
+        let n = try checkedCount(shape, elementSize: T.hdf5Type.byteCount, ctx)
         if n == 0 || H5Sget_simple_extent_type(space.id) == H5S_NULL {
             return HDF5Array(shape: shape, values: [])
         }
@@ -206,7 +225,7 @@ enum HDF5IO {
         }
         let space = try ctx.handle(holder.space(), .dataspace, .readFailed, "cannot read the \(holder.what)'s dataspace")
         let shape = try shape(ofSpace: space.id, ctx)
-        let n = elementCount(shape)
+        let n = try checkedCount(shape, elementSize: vlen ? 8 : size, ctx)
         if n == 0 || H5Sget_simple_extent_type(space.id) == H5S_NULL { return HDF5Array(shape: shape, values: []) }
 
         func decode(_ bytes: some Collection<UInt8>, _ i: Int) throws -> String {

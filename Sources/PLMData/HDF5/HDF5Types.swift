@@ -224,11 +224,17 @@ public struct HDF5DatasetInfo: Equatable, Sendable {
 
 /// A decoded attribute value (rank-0 attributes give the scalar cases).
 public enum HDF5AttributeValue: Equatable, Sendable {
+    /// Rank-0 string.
     case string(String)
+    /// String array, flattened.
     case strings([String])
+    /// Rank-0 integer (any stored integer type).
     case int(Int64)
+    /// Integer array, flattened.
     case ints([Int64])
+    /// Rank-0 float (float32 or float64).
     case double(Double)
+    /// Float array, flattened.
     case doubles([Double])
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import PLMTensor
 
 /// The kinds of plugin a recipe can name with `kind:`.
@@ -24,6 +25,7 @@ public struct PluginDescriptor: Sendable, Equatable {
 public enum RegistryError: Error, CustomStringConvertible, Equatable {
     case duplicate(kind: String, category: PluginCategory)
     case unknown(kind: String, category: PluginCategory, known: [String])
+    case wrongCategory(kind: String, expected: PluginCategory)
 
     public var description: String {
         switch self {
@@ -31,28 +33,48 @@ public enum RegistryError: Error, CustomStringConvertible, Equatable {
             return "a \(category.rawValue) plugin named '\(kind)' is already registered"
         case let .unknown(kind, category, known):
             return "unknown \(category.rawValue) kind '\(kind)'; registered: \(known.isEmpty ? "none" : known.joined(separator: ", "))"
+        case let .wrongCategory(kind, expected):
+            return "plugin '\(kind)' does not provide a \(expected.rawValue)"
         }
     }
 }
 
-/// Maps `kind` strings to plugins, per category. Built-in plugins register
-/// in one place (the `plm` executable); third parties call `register` the
-/// same way before a recipe is loaded.
+/// Maps `kind` strings to plugins, per category. Each entry owns a factory
+/// that decodes its own recipe section (strictly: unknown keys are errors)
+/// into a config value that builds the plugin. Built-in plugins register in
+/// one place (the `plm` executable); third parties call `register` the same
+/// way before a recipe is loaded (see examples/custom-target).
 public final class PluginRegistry {
-    private var entries: [PluginCategory: [String: PluginDescriptor]] = [:]
+    private var entries: [PluginCategory: [String: (descriptor: PluginDescriptor, decode: (Decoder) throws -> any PluginConfig)]] = [:]
 
     public init() {}
 
+    /// Registers a plugin whose recipe section decodes as `C`.
+    public func register<C: PluginConfig>(_ type: C.Type, kind: String, summary: String, module: String = "PLMKit") throws {
+        let d = PluginDescriptor(kind: kind, category: C.category, summary: summary, module: module)
+        if entries[d.category]?[d.kind] != nil { throw RegistryError.duplicate(kind: d.kind, category: d.category) }
+        entries[d.category, default: [:]][d.kind] = (d, { try C(from: $0) })
+    }
+
+    /// Registers a descriptor only (listing; no recipe support).
     public func register(_ d: PluginDescriptor) throws {
         if entries[d.category]?[d.kind] != nil { throw RegistryError.duplicate(kind: d.kind, category: d.category) }
-        entries[d.category, default: [:]][d.kind] = d
+        entries[d.category, default: [:]][d.kind] = (d, { _ in throw RegistryError.wrongCategory(kind: d.kind, expected: d.category) })
     }
 
     public func lookup(_ kind: String, in category: PluginCategory) throws -> PluginDescriptor {
-        guard let d = entries[category]?[kind] else {
+        guard let e = entries[category]?[kind] else {
             throw RegistryError.unknown(kind: kind, category: category, known: kinds(in: category))
         }
-        return d
+        return e.descriptor
+    }
+
+    /// Decodes the recipe section of `kind` in `category`.
+    func decode(_ kind: String, in category: PluginCategory, from decoder: Decoder) throws -> any PluginConfig {
+        guard let e = entries[category]?[kind] else {
+            throw RegistryError.unknown(kind: kind, category: category, known: kinds(in: category))
+        }
+        return try e.decode(decoder)
     }
 
     /// Registered kinds of a category, sorted.
@@ -62,6 +84,6 @@ public final class PluginRegistry {
 
     /// Every plugin, by category then kind.
     public var all: [PluginDescriptor] {
-        PluginCategory.allCases.flatMap { c in kinds(in: c).compactMap { entries[c]?[$0] } }
+        PluginCategory.allCases.flatMap { c in kinds(in: c).compactMap { entries[c]?[$0]?.descriptor } }
     }
 }

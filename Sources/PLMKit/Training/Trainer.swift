@@ -1,0 +1,438 @@
+import Foundation
+import PLMData
+import PLMNN
+import PLMTensor
+
+/// What `summary.json` holds at the end of a run.
+public struct TrainingSummary: Codable, Sendable {
+    public var steps: Int
+    public var finalLoss: Double
+    public var trainableParameters: Int
+    public var totalParameters: Int
+    public var tokensPerSecond: Double
+    public var seconds: Double
+    public var bestValidationLoss: Double?
+    public var resumedFrom: Int?
+    public var interrupted: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case steps, finalLoss = "final_loss", trainableParameters = "trainable_parameters"
+        case totalParameters = "total_parameters", tokensPerSecond = "tokens_per_second", seconds
+        case bestValidationLoss = "best_validation_loss", resumedFrom = "resumed_from", interrupted
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(steps, forKey: .steps)
+        if finalLoss.isFinite { try c.encode(finalLoss, forKey: .finalLoss) } else { try c.encodeNil(forKey: .finalLoss) }  // no step run
+        try c.encode(trainableParameters, forKey: .trainableParameters)
+        try c.encode(totalParameters, forKey: .totalParameters)
+        try c.encode(tokensPerSecond, forKey: .tokensPerSecond)
+        try c.encode(seconds, forKey: .seconds)
+        try c.encodeIfPresent(bestValidationLoss, forKey: .bestValidationLoss)
+        try c.encodeIfPresent(resumedFrom, forKey: .resumedFrom)
+        try c.encode(interrupted, forKey: .interrupted)
+    }
+}
+
+/// Errors that stop a run.
+public enum TrainingError: Error, CustomStringConvertible {
+    case runDirectoryExists(String)
+    case noCheckpoint(String)
+    case checkpointMismatch(String)
+    case plugin(String)
+    case nonFiniteLoss(step: Int, detail: String)
+
+    public var description: String {
+        switch self {
+        case let .runDirectoryExists(p): return "run directory \(p) already holds a run; use --resume \(p) to continue it or --out for a new one"
+        case let .noCheckpoint(p): return "no checkpoint-N directory in \(p) to resume from"
+        case let .checkpointMismatch(m): return "checkpoint does not fit this recipe: \(m)"
+        case let .plugin(m): return m
+        case let .nonFiniteLoss(step, d): return "loss is not finite at step \(step) (\(d)); lower the learning rate or enable clipping"
+        }
+    }
+}
+
+/// Runs a recipe: builds the plugins, trains, evaluates, checkpoints.
+///
+/// Every random choice of step s (data order, crops, masking, dropout) is
+/// drawn from generators seeded by (seed, s, purpose), so the run's whole
+/// state is its parameters, optimizer moments and step count: resuming from a
+/// checkpoint continues bit-exactly.
+public final class Trainer {
+    public let recipe: Recipe
+    public let runDirectory: URL
+    public let encoder: ProteinEncoder
+    public let targets: [TrainingTarget]
+    let targetNames: [String]
+    struct Source {
+        let config: DataSourcePluginConfig
+        let data: DataSource
+        let train: [Int]
+        let validation: [Int]
+    }
+    let sources: [Source]
+    public let parameters: [NamedParameter]
+    let optimizer: Optimizer
+    let schedule: LRSchedule
+    let baseLR: Float
+    public private(set) var step = 0
+    var resumedFrom: Int? = nil
+    let log: (String) -> Void
+    let showProgress: Bool
+    let resolvedYAML: String
+
+    /// Builds everything a recipe names. With `resume`, loads the newest
+    /// checkpoint in `runDirectory`; otherwise the directory must not hold a run.
+    public init(recipe: Recipe, runDirectory: URL, resume: Bool, showProgress: Bool = true,
+                log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws {
+        self.recipe = recipe
+        self.runDirectory = runDirectory
+        self.log = log
+        self.showProgress = showProgress
+        resolvedYAML = try RecipeLoader.resolvedYAML(recipe)
+        if let t = recipe.training.threads { Threads.configure(t) }
+        let ctx = BuildContext(seed: recipe.seed, recipeDirectory: runDirectory, maxLength: recipe.data.maxLength, log: log)
+
+        guard let encCfg = recipe.model.encoder.config as? EncoderPluginConfig else {
+            throw TrainingError.plugin("model.encoder kind '\(recipe.model.encoder.kind)' does not build an encoder")
+        }
+        encoder = try encCfg.makeEncoder(ctx)
+        encoder.module.train(true)
+        let tuning = recipe.model.tuning?.config as? TuningPluginConfig ?? FullTuningConfigDefault()
+        try tuning.makeStrategy(ctx).apply(to: encoder)
+
+        var ts: [TrainingTarget] = [], names: [String] = []
+        for (i, sec) in recipe.targets.enumerated() {
+            guard let c = sec.config as? TargetPluginConfig else { throw TrainingError.plugin("targets.\(i): kind '\(sec.kind)' is not a target") }
+            let t = try c.makeTarget(ctx, encoder: encoder)
+            t.head?.train(true)
+            ts.append(t)
+            names.append(recipe.targets.filter { $0.kind == sec.kind }.count > 1 ? "\(t.name)\(i)" : t.name)
+        }
+        targets = ts
+        targetNames = names
+
+        var srcs: [Source] = []
+        for (i, sec) in recipe.data.sources.enumerated() {
+            guard let c = sec.config as? DataSourcePluginConfig else { throw TrainingError.plugin("data.sources.\(i): kind '\(sec.kind)' is not a data source") }
+            let d = try c.makeSource(ctx)
+            guard d.count > 0 else { throw TrainingError.plugin("data source '\(c.name)' has no examples") }
+            var train: [Int] = [], val: [Int] = []
+            for k in 0..<d.count {
+                let id = try d.example(at: k).id
+                if c.validationFraction > 0 && Trainer.unitHash(id) < c.validationFraction { val.append(k) } else { train.append(k) }
+            }
+            guard !train.isEmpty else { throw TrainingError.plugin("data source '\(c.name)': every example went to validation") }
+            srcs.append(Source(config: c, data: d, train: train, validation: val))
+        }
+        sources = srcs
+
+        var params = encoder.module.namedParameters().filter { $0.parameter.isTrainable }
+        for (t, n) in zip(targets, targetNames) {
+            if let h = t.head { params += h.namedParameters(prefix: "heads.\(n).").filter { $0.parameter.isTrainable } }
+        }
+        parameters = params
+        guard let optCfg = recipe.optimizer.config as? OptimizerPluginConfig else {
+            throw TrainingError.plugin("optimizer kind '\(recipe.optimizer.kind)' is not an optimizer")
+        }
+        optimizer = optCfg.makeOptimizer(params)
+        baseLR = optCfg.lr
+        let schedCfg = recipe.schedule?.config as? SchedulePluginConfig
+        schedule = schedCfg?.makeSchedule(baseLR: optCfg.lr, totalSteps: recipe.training.steps) ?? ConstantLR(optCfg.lr)
+
+        let fm = FileManager.default
+        if resume {
+            guard let (n, dir) = Checkpoints.latest(in: runDirectory) else { throw TrainingError.noCheckpoint(runDirectory.path) }
+            try loadCheckpoint(dir)
+            step = n
+            resumedFrom = n
+        } else if fm.fileExists(atPath: runDirectory.appendingPathComponent("metrics.jsonl").path)
+                    || Checkpoints.latest(in: runDirectory) != nil {
+            throw TrainingError.runDirectoryExists(runDirectory.path)
+        }
+        try fm.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+    }
+
+    /// Trainable parameters (encoder + heads) and all parameters.
+    public var parameterCounts: (trainable: Int, total: Int) {
+        let trainable = parameters.reduce(0) { $0 + $1.parameter.value.count }
+        var total = encoder.module.parameterCount
+        for t in targets { total += t.head?.parameterCount ?? 0 }
+        return (trainable, total)
+    }
+
+    // MARK: Deterministic randomness
+
+    enum Purpose: UInt64 { case order = 1, crop, prepare, dropout }
+
+    /// A generator for (purpose, step, a, b): a pure function of the seed.
+    func rng(_ p: Purpose, _ step: Int, _ a: Int = 0, _ b: Int = 0) -> RNG {
+        var r = RNG(seed: recipe.seed ^ (p.rawValue &* 0x9E37_79B9_7F4A_7C15),
+                    offset: UInt64(step) &* 0x1_0000_0000 &+ UInt64(a) &* 0x10000 &+ UInt64(b))
+        return RNG(seed: r.nextUInt64())
+    }
+
+    /// FNV-1a of the id mapped to [0, 1): a stable train/validation split.
+    static func unitHash(_ s: String) -> Double {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return Double(h >> 11) / Double(1 << 53)
+    }
+
+    /// The k-th training example of source `si` (epoch-wise shuffled, deterministic).
+    func trainIndex(_ si: Int, _ k: Int) -> Int {
+        let train = sources[si].train
+        let epoch = k / train.count, pos = k % train.count
+        var order = train
+        var r = rng(.order, epoch, si)
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, r.nextInt(below: i + 1)) }
+        return order[pos]
+    }
+
+    func batch(source si: Int, step: Int, micro: Int, maxLength: Int) throws -> Batch {
+        let bs = recipe.training.batchSize
+        let first = (step * recipe.training.gradAccumulation + micro) * bs
+        var examples: [Example] = []
+        var cropRNG = rng(.crop, step, si, micro)
+        for b in 0..<bs {
+            var e = try sources[si].data.example(at: trainIndex(si, first + b))
+            let n = e.tokens.count - 2
+            if n > maxLength { e = e.cropped(start: cropRNG.nextInt(below: n - maxLength + 1), length: maxLength) }
+            examples.append(e)
+        }
+        let c = sources[si].config
+        return Batch(source: c.name, group: c.group, examples: examples)
+    }
+
+    // MARK: Training
+
+    /// Trains to `recipe.training.steps` (or until `interrupt`), writing
+    /// metrics, checkpoints and the summary into the run directory.
+    /// `stopAfter` ends the run early at that step as an interrupt would (checkpoint saved).
+    public func run(interrupt: InterruptFlag? = nil, stopAfter: Int? = nil) throws -> TrainingSummary {
+        let fm = FileManager.default
+        try resolvedYAML.write(to: runDirectory.appendingPathComponent("config.resolved.yaml"), atomically: true, encoding: .utf8)
+        let metrics = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"), truncateAfterStep: resumedFrom ?? 0)
+        let counts = parameterCounts
+        log("parameters: \(counts.trainable.formatted()) trainable of \(counts.total.formatted())")
+        log("threads: \(Threads.count), OpenBLAS core: \(Threads.blasCoreName); run directory: \(runDirectory.path)")
+        if let r = resumedFrom { log("resuming from step \(r)") }
+
+        let total = recipe.training.steps
+        let bar = ProgressBar("train", total: total - step, unit: "steps", enabled: showProgress)
+        let t0 = Date()
+        var tokensTotal = 0
+        var window = MetricWindow()
+        var lastLoss = Double.nan
+        var bestVal: Double? = try? Checkpoints.bestValidationLoss(in: runDirectory)
+        var interrupted = false
+        let clip = recipe.training.clip
+        _ = fm
+
+        while step < total {
+            if interrupt?.isRaised == true || stopAfter.map({ step >= $0 }) == true { interrupted = true; break }
+            let lr = schedule.lr(at: step)
+            let maxLength = recipe.maxLength(atStep: step)
+            var stepTokens = 0
+            var stepLoss = 0.0
+            for micro in 0..<recipe.training.gradAccumulation {
+                var microLoss: Tensor? = nil
+                for si in sources.indices {
+                    var b = try batch(source: si, step: step, micro: micro, maxLength: maxLength)
+                    let active = targets.indices.filter { targets[$0].applies(to: b.source) }
+                    if active.isEmpty { continue }
+                    for ti in active {
+                        var r = rng(.prepare, step, si * 64 + ti, micro)
+                        targets[ti].prepare(&b, rng: &r)
+                    }
+                    let request = active.reduce(EncoderRequest()) { $0.union(targets[$1].request) }
+                    let ctx = ForwardContext(rng: rng(.dropout, step, si, micro))
+                    let out = encoder.encode(b.tokens, request: request, context: ctx)
+                    for ti in active {
+                        let res = try targets[ti].loss(b, output: out, encoder: encoder, context: ctx)
+                        let l = res.loss * sources[si].config.weight
+                        microLoss = microLoss.map { $0 + l } ?? l
+                        let key = sources.count > 1 ? "\(targetNames[ti])/\(b.source)" : targetNames[ti]
+                        window.add(key + "/loss", Double(res.loss.item()))
+                        for (k, v) in res.metrics { window.add("\(key)/\(k)", v) }
+                    }
+                    stepTokens += b.tokenCount
+                }
+                guard let ml = microLoss else { continue }
+                let value = Double(ml.item())
+                guard value.isFinite else { throw TrainingError.nonFiniteLoss(step: step, detail: "loss \(value)") }
+                stepLoss += value / Double(recipe.training.gradAccumulation)
+                (ml * (1 / Float(recipe.training.gradAccumulation))).backward()
+            }
+            if let v = clip?.value { GradientClipping.clipValue(parameters, v) }
+            if let n = clip?.norm { window.add("grad_norm", Double(GradientClipping.clipNorm(parameters, n))) }
+            optimizer.step(lr: lr)
+            for (_, p) in parameters { p.value.grad = nil }
+            step += 1
+            tokensTotal += stepTokens
+            window.add("loss", stepLoss)
+            lastLoss = stepLoss
+            let elapsed = Date().timeIntervalSince(t0)
+            bar.advance(1, tokens: stepTokens, note: String(format: "loss %.4f  lr %.2e", stepLoss, lr))
+
+            if step % recipe.training.logEvery == 0 || step == total {
+                var line = window.means()
+                line["step"] = Double(step)
+                line["lr"] = Double(lr)
+                line["tokens_per_second"] = elapsed > 0 ? Double(tokensTotal) / elapsed : 0
+                line["elapsed_seconds"] = elapsed
+                try metrics.append(line, split: "train")
+                window = MetricWindow()
+            }
+            if let e = recipe.training.evalEvery, step % e == 0 || step == total, let v = try evaluate() {
+                var line = v
+                line["step"] = Double(step)
+                try metrics.append(line, split: "validation")
+                if let l = v["loss"], bestVal.map({ l < $0 }) ?? true {
+                    bestVal = l
+                    try saveCheckpoint(name: "best", loss: lastLoss, validationLoss: l)
+                }
+            }
+            if let c = recipe.training.checkpointEvery, step % c == 0, step < total {
+                try saveCheckpoint(name: "checkpoint-\(step)", loss: lastLoss)
+            }
+        }
+        if step > (resumedFrom ?? 0) || interrupted {
+            try saveCheckpoint(name: "checkpoint-\(step)", loss: lastLoss)
+        }
+        bar.finish()
+        let elapsed = Date().timeIntervalSince(t0)
+        let summary = TrainingSummary(steps: step, finalLoss: lastLoss, trainableParameters: counts.trainable,
+                                      totalParameters: counts.total,
+                                      tokensPerSecond: elapsed > 0 ? Double(tokensTotal) / elapsed : 0,
+                                      seconds: elapsed, bestValidationLoss: bestVal, resumedFrom: resumedFrom,
+                                      interrupted: interrupted)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try enc.encode(summary).write(to: runDirectory.appendingPathComponent("summary.json"), options: .atomic)
+        return summary
+    }
+
+    /// Mean losses over every validation example (no grad, eval mode, no crop randomness).
+    func evaluate() throws -> [String: Double]? {
+        guard sources.contains(where: { !$0.validation.isEmpty }) else { return nil }
+        encoder.module.train(false)
+        for t in targets { t.head?.train(false) }
+        defer {
+            if encoder.module.namedParameters().contains(where: { $0.parameter.isTrainable }) { encoder.module.train(true) }
+            for t in targets { t.head?.train(true) }
+        }
+        var window = MetricWindow()
+        try withNoGrad {
+            for (si, s) in sources.enumerated() where !s.validation.isEmpty {
+                let bs = recipe.training.batchSize
+                for chunk in stride(from: 0, to: s.validation.count, by: bs) {
+                    var examples: [Example] = []
+                    for k in s.validation[chunk..<min(chunk + bs, s.validation.count)] {
+                        var e = try s.data.example(at: k)
+                        if e.tokens.count - 2 > recipe.data.maxLength { e = e.cropped(start: 0, length: recipe.data.maxLength) }
+                        examples.append(e)
+                    }
+                    var b = Batch(source: s.config.name, group: s.config.group, examples: examples)
+                    let active = targets.indices.filter { targets[$0].applies(to: b.source) }
+                    for ti in active {
+                        var r = rng(.prepare, -1 & 0x7fff_ffff, si * 64 + ti, chunk)
+                        targets[ti].prepare(&b, rng: &r)
+                    }
+                    let request = active.reduce(EncoderRequest()) { $0.union(targets[$1].request) }
+                    let ctx = ForwardContext()
+                    let out = encoder.encode(b.tokens, request: request, context: ctx)
+                    var total = 0.0
+                    for ti in active {
+                        let res = try targets[ti].loss(b, output: out, encoder: encoder, context: ctx)
+                        let key = sources.count > 1 ? "\(targetNames[ti])/\(b.source)" : targetNames[ti]
+                        let l = Double(res.loss.item())
+                        total += l * Double(s.config.weight)
+                        window.add(key + "/loss", l, weight: Double(examples.count))
+                        for (k, v) in res.metrics { window.add("\(key)/\(k)", v, weight: Double(examples.count)) }
+                    }
+                    window.add("loss", total, weight: Double(examples.count))
+                }
+            }
+        }
+        return window.means()
+    }
+
+    // MARK: Checkpoints
+
+    /// Writes `name/` atomically: the encoder (HF layout), heads, optimizer state, state.json.
+    func saveCheckpoint(name: String, loss: Double, validationLoss: Double? = nil) throws {
+        let fm = FileManager.default
+        let final = runDirectory.appendingPathComponent(name)
+        let tmp = runDirectory.appendingPathComponent(".\(name).tmp-\(getpid())")
+        try? fm.removeItem(at: tmp)
+        try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
+        try encoder.save(to: tmp)
+        var heads: [String: Tensor] = [:]
+        for (t, n) in zip(targets, targetNames) {
+            guard let h = t.head else { continue }
+            for (k, v) in h.stateDict() { heads["heads.\(n).\(k)"] = v }
+        }
+        if !heads.isEmpty { try SafeTensors.write(heads, to: tmp.appendingPathComponent("heads.safetensors")) }
+        try SafeTensors.write(optimizer.stateTensors(), to: tmp.appendingPathComponent("optimizer.safetensors"))
+        let state = CheckpointState(step: step, seed: recipe.seed, loss: loss.isFinite ? loss : nil,
+                                    validationLoss: validationLoss, recipeSHA: Checkpoints.digest(resolvedYAML))
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try enc.encode(state).write(to: tmp.appendingPathComponent("state.json"))
+        if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
+        try fm.moveItem(at: tmp, to: final)
+        if name.hasPrefix("checkpoint-") { Checkpoints.prune(runDirectory, keep: recipe.training.keepCheckpoints) }
+    }
+
+    func loadCheckpoint(_ dir: URL) throws {
+        let model = try SafeTensorsFile(url: dir.appendingPathComponent("model.safetensors"))
+        let expected = encoder.module.expectedShapes()
+        let tensors = try model.loadParameters(expected, policy: .huggingFaceESM, copy: true)
+        encoder.module.load(tensors)
+        let headsURL = dir.appendingPathComponent("heads.safetensors")
+        if targets.contains(where: { $0.head != nil }) {
+            let hf = try SafeTensorsFile(url: headsURL)
+            var exp: [String: [Int]] = [:]
+            for (t, n) in zip(targets, targetNames) { for (k, s) in t.head?.expectedShapes() ?? [:] { exp["heads.\(n).\(k)"] = s } }
+            let ht = try hf.loadParameters(exp, copy: true)
+            for (t, n) in zip(targets, targetNames) {
+                guard let h = t.head else { continue }
+                var mine: [String: Tensor] = [:]
+                for (k, v) in ht where k.hasPrefix("heads.\(n).") { mine[String(k.dropFirst("heads.\(n).".count))] = v }
+                h.load(mine)
+            }
+        }
+        let opt = try SafeTensorsFile(url: dir.appendingPathComponent("optimizer.safetensors"))
+        do { try optimizer.loadState(try opt.tensors(copy: true)) } catch {
+            throw TrainingError.checkpointMismatch("\(error)")
+        }
+        // Parameters were replaced: re-apply trainability flags on the new tensors.
+        for (_, p) in encoder.module.namedParameters() { let t = p.isTrainable; p.isTrainable = t }
+    }
+}
+
+/// Default tuning when a recipe gives none.
+struct FullTuningConfigDefault: TuningPluginConfig {
+    static let category = PluginCategory.tuning
+    init() {}
+    init(from decoder: Decoder) throws {}
+    func encode(to encoder: Encoder) throws {}
+    func makeStrategy(_ ctx: BuildContext) throws -> TuningStrategy { SetTrainable(true) }
+}
+
+/// Running means of named values between log lines.
+struct MetricWindow {
+    var sums: [String: Double] = [:], weights: [String: Double] = [:]
+    mutating func add(_ k: String, _ v: Double, weight: Double = 1) {
+        sums[k, default: 0] += v * weight
+        weights[k, default: 0] += weight
+    }
+    func means() -> [String: Double] {
+        var out: [String: Double] = [:]
+        for (k, s) in sums { out[k] = s / max(weights[k] ?? 1, 1e-12) }
+        return out
+    }
+}

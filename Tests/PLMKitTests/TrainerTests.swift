@@ -1,0 +1,96 @@
+import Foundation
+import PLMKit
+import PLMNN
+import PLMTensor
+import Testing
+
+@Suite("Trainer", .serialized)
+struct TrainerTests {
+    func tempRun(_ name: String) -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("plm-run-\(UUID().uuidString)-\(name)")
+    }
+
+    func bytes(_ url: URL) throws -> Data { try Data(contentsOf: url) }
+
+    @Test("2N steps straight equal N + resume + N, bit for bit (dropout, accumulation, clipping on)")
+    func resumeBitExact() throws {
+        let p = try writeRecipe(tinyRecipe(steps: 6))
+        let (recipe, _) = try RecipeLoader.load(path: p, registry: testRegistry())
+        let a = tempRun("straight"), b = tempRun("resumed")
+        defer { try? FileManager.default.removeItem(at: a); try? FileManager.default.removeItem(at: b) }
+        let sa = try Trainer(recipe: recipe, runDirectory: a, resume: false, showProgress: false, log: { _ in }).run()
+        #expect(sa.steps == 6 && !sa.interrupted)
+        let first = try Trainer(recipe: recipe, runDirectory: b, resume: false, showProgress: false, log: { _ in }).run(stopAfter: 3)
+        #expect(first.steps == 3 && first.interrupted)
+        let sb = try Trainer(recipe: recipe, runDirectory: b, resume: true, showProgress: false, log: { _ in }).run()
+        #expect(sb.steps == 6 && sb.resumedFrom == 3)
+        for f in ["model.safetensors", "optimizer.safetensors"] {
+            let x = try bytes(a.appendingPathComponent("checkpoint-6/\(f)"))
+            let y = try bytes(b.appendingPathComponent("checkpoint-6/\(f)"))
+            #expect(x == y, "\(f) differs after resume")
+        }
+        #expect(sa.finalLoss == sb.finalLoss)
+        // The model changed from its initialisation (the test cannot pass by doing nothing).
+        let init0 = try Trainer(recipe: recipe, runDirectory: tempRun("init"), resume: false, showProgress: false, log: { _ in })
+        let w0 = init0.encoder.module.namedParameters().first { $0.name.hasSuffix("query.weight") }!.parameter.value.toArray()
+        let w6 = try SafeTensorsFile(url: a.appendingPathComponent("checkpoint-6/model.safetensors"))
+            .tensor("esm.encoder.layer.0.attention.self.query.weight").toArray()
+        #expect(w0 != w6)
+        // metrics.jsonl of the resumed run has each step once.
+        let lines = try String(contentsOf: b.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+            .split(separator: "\n").filter { $0.contains("\"split\":\"train\"") }
+        #expect(lines.count == 6)
+    }
+
+    @Test("outputs: resolved config, metrics, checkpoints, best/, summary; loss goes down")
+    func outputs() throws {
+        let p = try writeRecipe(tinyRecipe(steps: 12).replacingOccurrences(of: "lr: 3.0e-3", with: "lr: 1.0e-2"))
+        let (recipe, _) = try RecipeLoader.load(path: p, registry: testRegistry())
+        let run = tempRun("outputs")
+        defer { try? FileManager.default.removeItem(at: run) }
+        let s = try Trainer(recipe: recipe, runDirectory: run, resume: false, showProgress: false, log: { _ in }).run()
+        let fm = FileManager.default
+        for f in ["config.resolved.yaml", "metrics.jsonl", "summary.json", "best/model.safetensors", "checkpoint-12/state.json"] {
+            #expect(fm.fileExists(atPath: run.appendingPathComponent(f).path), "missing \(f)")
+        }
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("summary.json"))) as! [String: Any]
+        for k in ["steps", "final_loss", "trainable_parameters", "total_parameters", "tokens_per_second"] { #expect(summary[k] != nil, "summary lacks \(k)") }
+        #expect(s.trainableParameters == s.totalParameters && s.totalParameters > 10_000)
+        let train = try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["split"] as? String == "train" }
+        let early = train.prefix(3).compactMap { $0["loss"] as? Double }.reduce(0, +) / 3
+        let late = train.suffix(3).compactMap { $0["loss"] as? Double }.reduce(0, +) / 3
+        #expect(late < early, "loss did not fall: \(early) → \(late)")
+        // keep_checkpoints: 5 with checkpoint_every 2 → 2,4,…,12 minus the oldest
+        #expect(Checkpoints.all(in: run).map(\.0) == [4, 6, 8, 10, 12])
+        // A checkpoint is a HuggingFace-layout model directory.
+        let m = try EsmForMaskedLM.load(directory: run.appendingPathComponent("checkpoint-12"))
+        #expect(m.config.numHiddenLayers == 1 && m.config.hiddenSize == 32)
+        // A second run into the same directory is refused.
+        #expect(throws: TrainingError.self) { try Trainer(recipe: recipe, runDirectory: run, resume: false, showProgress: false, log: { _ in }) }
+    }
+
+    @Test("an interrupt saves a checkpoint at the current step")
+    func interrupt() throws {
+        let p = try writeRecipe(tinyRecipe(steps: 6))
+        let (recipe, _) = try RecipeLoader.load(path: p, registry: testRegistry())
+        let run = tempRun("interrupt")
+        defer { try? FileManager.default.removeItem(at: run) }
+        let flag = InterruptFlag()
+        flag.raise()
+        let s = try Trainer(recipe: recipe, runDirectory: run, resume: false, showProgress: false, log: { _ in }).run(interrupt: flag)
+        #expect(s.interrupted && s.steps == 0)
+        #expect(Checkpoints.latest(in: run)?.0 == 0)
+        let r = try Trainer(recipe: recipe, runDirectory: run, resume: true, showProgress: false, log: { _ in }).run()
+        #expect(r.steps == 6 && r.resumedFrom == 0)
+    }
+
+    @Test("length curriculum picks max_length by step")
+    func curriculum() throws {
+        let p = try writeRecipe(tinyRecipe(steps: 10).replacingOccurrences(of: "  max_length: 48",
+            with: "  max_length: 48\n  curriculum: [{until: 0.8, max_length: 16}, {until: 1.0, max_length: 64}]"))
+        let (r, _) = try RecipeLoader.load(path: p, registry: testRegistry())
+        #expect(r.maxLength(atStep: 0) == 16 && r.maxLength(atStep: 7) == 16 && r.maxLength(atStep: 8) == 64)
+    }
+}
