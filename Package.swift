@@ -42,6 +42,9 @@ let package = Package(
             "PLMKit", "PLMTensor", "MaskedLM",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Example: a third-party target plugin registered next to the built-ins.
+        .executableTarget(name: "custom-target-example", dependencies: ["PLMKit"], path: "examples/custom-target",
+                          exclude: ["recipe.yaml", "README.md"]),
         // Micro-benchmark (not a test): engine matmul vs raw cblas_sgemm.
         .executableTarget(name: "plm-microbench", dependencies: ["PLMTensor", "COpenBLAS"]),
 
@@ -51,7 +54,7 @@ let package = Package(
         .testTarget(name: "PLMStructureTests", dependencies: ["PLMStructure"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PLMDataTests", dependencies: ["PLMData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PLMKitTests", dependencies: ["PLMKit", "MaskedLM"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "PLMCLITests", dependencies: ["plm", "PLMData", "PLMNN"]),
+        .testTarget(name: "PLMCLITests", dependencies: ["plm", "custom-target-example", "PLMData", "PLMNN"]),
     ],
     // Swift 5 language mode: the kernels hand raw buffer pointers to
     // DispatchQueue.concurrentPerform; Swift 6's strict sendability checking
