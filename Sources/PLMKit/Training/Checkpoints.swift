@@ -8,9 +8,14 @@ public struct CheckpointState: Codable {
     public var loss: Double?
     public var validationLoss: Double?
     public var recipeSHA: String
+    /// Threads and OpenBLAS core of the run: GEMM results depend on both, so
+    /// a resume is bit-exact only when they are the same.
+    public var threads: Int?
+    public var blasCore: String?
 
     enum CodingKeys: String, CodingKey {
         case step, seed, loss, validationLoss = "validation_loss", recipeSHA = "recipe_digest"
+        case threads, blasCore = "blas_core"
     }
 }
 

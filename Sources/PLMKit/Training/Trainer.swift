@@ -378,7 +378,8 @@ public final class Trainer {
         if !heads.isEmpty { try SafeTensors.write(heads, to: tmp.appendingPathComponent("heads.safetensors")) }
         try SafeTensors.write(optimizer.stateTensors(), to: tmp.appendingPathComponent("optimizer.safetensors"))
         let state = CheckpointState(step: step, seed: recipe.seed, loss: loss.isFinite ? loss : nil,
-                                    validationLoss: validationLoss, recipeSHA: Checkpoints.digest(resolvedYAML))
+                                    validationLoss: validationLoss, recipeSHA: Checkpoints.digest(resolvedYAML),
+                                    threads: Threads.count, blasCore: Threads.blasCoreName)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try enc.encode(state).write(to: tmp.appendingPathComponent("state.json"))
@@ -388,6 +389,14 @@ public final class Trainer {
     }
 
     func loadCheckpoint(_ dir: URL) throws {
+        if let st = try? JSONDecoder().decode(CheckpointState.self, from: Data(contentsOf: dir.appendingPathComponent("state.json"))) {
+            if st.recipeSHA != Checkpoints.digest(resolvedYAML) {
+                log("note: the recipe differs from the one this checkpoint was trained with")
+            }
+            if let t = st.threads, let c = st.blasCore, t != Threads.count || c != Threads.blasCoreName {
+                log("note: checkpoint was written with \(t) threads on OpenBLAS \(c), this run uses \(Threads.count) on \(Threads.blasCoreName); the continuation is not bit-identical to an uninterrupted run")
+            }
+        }
         let model = try SafeTensorsFile(url: dir.appendingPathComponent("model.safetensors"))
         let expected = encoder.module.expectedShapes()
         let tensors = try model.loadParameters(expected, policy: .huggingFaceESM, copy: true)
