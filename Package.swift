@@ -36,10 +36,11 @@ let package = Package(
 
         // Plugins: each its own target (runtime plugins registered by `plm`, not SwiftPM build plugins).
         .target(name: "MaskedLM", dependencies: ["PLMKit"], path: "Plugins/MaskedLM"),
+        .target(name: "Tuning", dependencies: ["PLMKit"], path: "Plugins/Tuning"),
 
         // The command-line tool.
         .executableTarget(name: "plm", dependencies: [
-            "PLMKit", "PLMTensor", "MaskedLM",
+            "PLMKit", "PLMTensor", "MaskedLM", "Tuning",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Example: a third-party target plugin registered next to the built-ins.
@@ -53,7 +54,7 @@ let package = Package(
         .testTarget(name: "PLMNNTests", dependencies: ["PLMNN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PLMStructureTests", dependencies: ["PLMStructure"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PLMDataTests", dependencies: ["PLMData"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "PLMKitTests", dependencies: ["PLMKit", "MaskedLM"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PLMKitTests", dependencies: ["PLMKit", "MaskedLM", "Tuning"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PLMCLITests", dependencies: ["plm", "custom-target-example", "PLMData", "PLMNN"]),
     ],
     // Swift 5 language mode: the kernels hand raw buffer pointers to

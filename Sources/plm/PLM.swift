@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MaskedLM
+import Tuning
 import PLMKit
 import PLMTensor
 
@@ -20,6 +21,7 @@ func builtinRegistry() -> PluginRegistry {
     do {
         try registry.registerCoreBuiltins()
         try registry.registerMaskedLM()
+        try registry.registerTuning()
     } catch {
         fatalError("built-in plugin registration failed: \(error)")  // a programming error, not user input
     }

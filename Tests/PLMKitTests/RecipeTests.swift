@@ -1,5 +1,6 @@
 import Foundation
 import MaskedLM
+import Tuning
 import PLMKit
 import Testing
 
@@ -7,6 +8,7 @@ func testRegistry() -> PluginRegistry {
     let r = PluginRegistry()
     try! r.registerCoreBuiltins()
     try! r.registerMaskedLM()
+    try! r.registerTuning()
     return r
 }
 

@@ -22,6 +22,10 @@ public final class EsmEncoder: ProteinEncoder {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try model.save(to: directory)
     }
+
+    public func load(from directory: URL) throws {
+        try model.loadDirectoryWeights(directory, copy: true)
+    }
 }
 
 /// Recipe section `model.encoder` with `kind: esm2`.
@@ -98,22 +102,5 @@ public struct EsmEncoderConfig: EncoderPluginConfig {
             model.initialize(EsmInitScheme(rawValue: initScheme)!, seed: ctx.seed)
         }
         return EsmEncoder(model)
-    }
-}
-
-extension EsmForMaskedLM {
-    /// Writes `config.json` + `model.safetensors` (HF names; loadable by HF and `plm embed`).
-    public func save(to directory: URL) throws {
-        var sd = stateDict()
-        sd["lm_head.decoder.weight"] = nil
-        try SafeTensors.write(sd, metadata: ["format": "pt"], to: directory.appendingPathComponent("model.safetensors"))
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        var json = try JSONSerialization.jsonObject(with: enc.encode(config)) as! [String: Any]
-        json["model_type"] = "esm"
-        json["architectures"] = ["EsmForMaskedLM"]
-        json["torch_dtype"] = "float32"
-        let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
-        try data.write(to: directory.appendingPathComponent("config.json"), options: .atomic)
     }
 }

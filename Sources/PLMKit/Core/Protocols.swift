@@ -51,6 +51,8 @@ public protocol ProteinEncoder: AnyObject {
     func lmLogits(_ hidden: Tensor) -> Tensor?
     /// Writes the encoder into a directory loadable by `plm embed` / HF (config.json + model.safetensors).
     func save(to directory: URL) throws
+    /// Restores weights written by `save(to:)` into this (identically built and tuned) encoder.
+    func load(from directory: URL) throws
 }
 
 public protocol EncoderPluginConfig: PluginConfig {

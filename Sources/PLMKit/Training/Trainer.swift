@@ -397,10 +397,7 @@ public final class Trainer {
                 log("note: checkpoint was written with \(t) threads on OpenBLAS \(c), this run uses \(Threads.count) on \(Threads.blasCoreName); the continuation is not bit-identical to an uninterrupted run")
             }
         }
-        let model = try SafeTensorsFile(url: dir.appendingPathComponent("model.safetensors"))
-        let expected = encoder.module.expectedShapes()
-        let tensors = try model.loadParameters(expected, policy: .huggingFaceESM, copy: true)
-        encoder.module.load(tensors)
+        try encoder.load(from: dir)
         let headsURL = dir.appendingPathComponent("heads.safetensors")
         if targets.contains(where: { $0.head != nil }) {
             let hf = try SafeTensorsFile(url: headsURL)

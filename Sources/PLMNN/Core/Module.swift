@@ -74,6 +74,16 @@ open class Module {
         return m
     }
 
+    /// Removes a submodule (e.g. a LoRA branch); returns it if present.
+    @discardableResult
+    public func removeChild(_ name: String) -> Module? {
+        guard let i = children.firstIndex(where: { $0.name == name }) else { return nil }
+        return children.remove(at: i).module
+    }
+
+    /// The submodule registered under `name`, if any.
+    public func childModule(_ name: String) -> Module? { children.first { $0.name == name }?.module }
+
     /// Every parameter with its full dotted name, in registration order.
     public func namedParameters(prefix: String = "") -> [(name: String, parameter: Parameter)] {
         var out = localParameters.map { (prefix + $0.name, $0.parameter) }

@@ -11,15 +11,61 @@ extension EsmForMaskedLM {
     public static func load(directory: URL) throws -> EsmForMaskedLM {
         let config = try EsmConfig.load(directory.appendingPathComponent("config.json"))
         let model = EsmForMaskedLM(config)
-        try model.loadWeights(from: directory.appendingPathComponent("model.safetensors"))
+        try model.loadDirectoryWeights(directory)
         model.train(false)
         return model
     }
 
-    /// Loads weights from a safetensors file with HF names (strict, as `load(directory:)`).
-    public func loadWeights(from url: URL) throws {
+    /// Loads `model.safetensors` and, when the directory has `tuning.json`,
+    /// attaches the LoRA/adapter modules it lists and loads
+    /// `adapters.safetensors` strictly (PLMKit checkpoints of tuned runs).
+    public func loadDirectoryWeights(_ directory: URL, copy: Bool = false) throws {
+        let manifestURL = directory.appendingPathComponent("tuning.json")
+        if FileManager.default.fileExists(atPath: manifestURL.path) {
+            let m: TuningManifest
+            do { m = try JSONDecoder().decode(TuningManifest.self, from: Data(contentsOf: manifestURL)) } catch {
+                throw TuningLoadError(message: "\(manifestURL.path): not a tuning manifest (\(error))")
+            }
+            try apply(m)
+            try loadTuningWeights(from: directory.appendingPathComponent("adapters.safetensors"))
+        }
+        try loadWeights(from: directory.appendingPathComponent("model.safetensors"), copy: copy)
+    }
+
+    /// Loads base weights from a safetensors file with HF names (strict, as
+    /// `load(directory:)`; tuning tensors are not expected there).
+    public func loadWeights(from url: URL, copy: Bool = false) throws {
         let file = try SafeTensorsFile(url: url)
-        let tensors = try file.loadParameters(expectedShapes(), policy: .huggingFaceESM)
+        let expected = expectedShapes().filter { !TuningManifest.isTuningParameter($0.key) }
+        let tensors = try file.loadParameters(expected, policy: .huggingFaceESM, copy: copy)
         load(tensors)
+    }
+
+    /// Writes `config.json` + `model.safetensors` (base weights, HF names;
+    /// loadable by transformers) and, when tuning modules are attached,
+    /// `adapters.safetensors` + `tuning.json`. Merged LoRA branches are
+    /// written unmerged (base and update separately).
+    public func save(to directory: URL) throws {
+        let merged = namedModules().compactMap { ($0.module as? Linear)?.lora }.filter(\.isMerged)
+        for l in merged { l.unmerge() }
+        defer { for l in merged { l.merge() } }
+        var (base, tuning) = splitStateDict()
+        base["lm_head.decoder.weight"] = nil
+        try SafeTensors.write(base, metadata: ["format": "pt"], to: directory.appendingPathComponent("model.safetensors"))
+        let manifest = tuningManifest()
+        if !manifest.isEmpty {
+            try SafeTensors.write(tuning, metadata: ["format": "pt"], to: directory.appendingPathComponent("adapters.safetensors"))
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try enc.encode(manifest).write(to: directory.appendingPathComponent("tuning.json"), options: .atomic)
+        }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        var json = try JSONSerialization.jsonObject(with: enc.encode(config)) as! [String: Any]
+        json["model_type"] = "esm"
+        json["architectures"] = ["EsmForMaskedLM"]
+        json["torch_dtype"] = "float32"
+        let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: directory.appendingPathComponent("config.json"), options: .atomic)
     }
 }

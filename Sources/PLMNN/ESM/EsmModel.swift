@@ -115,9 +115,9 @@ public final class EsmSelfAttention: Module {
     func callAsFunction(_ x: Tensor, keyPadding: MaskTensor, ctx: ForwardContext) -> (Tensor, Tensor) {
         let b = x.shape[0], t = x.shape[1]
         func split(_ y: Tensor) -> Tensor { y.reshaped([b, t, heads, headDim]).permuted([0, 2, 1, 3]) }
-        var q = split(query(x)) * (1 / Float(headDim).squareRoot())
-        var k = split(key(x))
-        let v = split(value(x))
+        var q = split(query(x, context: ctx)) * (1 / Float(headDim).squareRoot())
+        var k = split(key(x, context: ctx))
+        let v = split(value(x, context: ctx))
         if let r = rotary {
             let inv = r.invFreq.value.toArray()
             q = q.rotaryEmbedding(invFreq: inv)
@@ -139,6 +139,8 @@ public final class EsmLayer: Module {
     public let fc2: Linear                 // output.dense
     public let finalLayerNorm: LayerNorm   // LayerNorm (LN2)
     let dropoutP: Float
+    /// Adapter sets (empty unless a tuning strategy adds them).
+    public let adapters = LayerAdapters()
 
     init(_ c: EsmConfig) {
         selfAttention = EsmSelfAttention(c)
@@ -165,9 +167,12 @@ public final class EsmLayer: Module {
     /// x [B, T, d] -> (x' [B, T, d], attention probabilities [B, H, T, T])
     func callAsFunction(_ x: Tensor, keyPadding: MaskTensor, ctx: ForwardContext) -> (Tensor, Tensor) {
         let (a, probs) = selfAttention(attentionLayerNorm(x), keyPadding: keyPadding, ctx: ctx)
-        let h = x + dropout(attentionOutput(a), ctx)
-        let f = fc2(fc1(finalLayerNorm(h)).gelu())
-        return (h + dropout(f, ctx), probs)
+        var attn = dropout(attentionOutput(a, context: ctx), ctx)
+        if !adapters.isEmpty { attn = LayerAdapters.apply(adapters.attention, to: attn, input: x) }
+        let h = x + attn
+        var f = dropout(fc2(fc1(finalLayerNorm(h), context: ctx).gelu(), context: ctx), ctx)
+        if !adapters.isEmpty { f = LayerAdapters.apply(adapters.output, to: f, input: h) }
+        return (h + f, probs)
     }
 }
 

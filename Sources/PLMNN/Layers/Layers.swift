@@ -6,6 +6,8 @@ public final class Linear: Module {
     public let inFeatures: Int, outFeatures: Int
     public let weight: Parameter
     public let bias: Parameter?
+    /// Low-rank update added to the output while attached and not merged.
+    public internal(set) var lora: LoRA?
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
         self.inFeatures = inFeatures
@@ -17,11 +19,14 @@ public final class Linear: Module {
         if let b = self.bias { register("bias", b) }
     }
 
-    /// x [..., in] -> [..., out]
-    public func callAsFunction(_ x: Tensor) -> Tensor {
+    /// x [..., in] -> [..., out] (plus the LoRA branch when attached; its
+    /// dropout draws from `context` in training mode).
+    public func callAsFunction(_ x: Tensor, context: ForwardContext? = nil) -> Tensor {
         precondition(x.shape.last == inFeatures, "Linear(\(inFeatures)→\(outFeatures)): input \(Shape.describe(x.shape))")
-        let y = x.matmul(weight.value, transposeB: true)
-        return bias.map { y + $0.value } ?? y
+        var y = x.matmul(weight.value, transposeB: true)
+        if let b = bias { y = y + b.value }
+        if let l = lora, !l.isMerged { y = y + l.delta(x, training: isTraining, context: context) }
+        return y
     }
 }
 
