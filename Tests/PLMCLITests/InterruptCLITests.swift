@@ -1,0 +1,37 @@
+import Foundation
+import Testing
+
+@Suite("Ctrl-C during plm train")
+struct InterruptCLITests {
+    @Test("SIGINT saves a checkpoint, exits 130, and the run resumes to the end")
+    func sigint() throws {
+        let out = CLIFixtures.temp("sigint")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let recipe = CLIFixtures.root.appendingPathComponent("recipes/quickstart.yaml").path
+        let p = Process()
+        p.executableURL = productsDirectory().appendingPathComponent("plm")
+        p.arguments = ["train", recipe, "--set", "training.steps=100000", "--set", "training.eval_every=100000", "--out", out, "--quiet"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = Pipe()
+        try p.run()
+        // Wait until training has made progress (metrics are logged every 10 steps).
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            if let t = try? String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8), t.contains("\"step\":10") { break }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        p.interrupt()
+        p.waitUntilExit()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(p.terminationStatus == 130, "stderr: \(stderr)")
+        #expect(stderr.contains("--resume"))
+        let names = try FileManager.default.contentsOfDirectory(atPath: out)
+        let saved = names.compactMap { $0.hasPrefix("checkpoint-") ? Int($0.dropFirst(11)) : nil }
+        #expect(saved.count == 1 && saved[0] >= 10, "checkpoints: \(names)")
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) as! [String: Any]
+        #expect(summary["interrupted"] as? Bool == true)
+        let r = try runPLM(["train", recipe, "--set", "training.steps=\(saved[0] + 3)", "--resume", out, "--quiet"])
+        #expect(r.status == 0 && r.stdout.contains("trained \(saved[0] + 3) steps"), "stderr: \(r.stderr)")
+    }
+}
