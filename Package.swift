@@ -32,15 +32,18 @@ let package = Package(
         // Alphabet, FASTA, HDF5 feature store, datasets and batching.
         .target(name: "PLMData", dependencies: ["PLMTensor", "PLMStructure", "CHDF5"]),
         // Core: protocols, plugin registry (recipes and trainer arrive with issue 5).
-        .target(name: "PLMKit", dependencies: ["PLMNN", "PLMData", .product(name: "Yams", package: "Yams")]),
+        .target(name: "PLMKit", dependencies: ["PLMNN", "PLMData", "PLMStructure", .product(name: "Yams", package: "Yams")]),
 
         // Plugins: each its own target (runtime plugins registered by `plm`, not SwiftPM build plugins).
         .target(name: "MaskedLM", dependencies: ["PLMKit"], path: "Plugins/MaskedLM"),
         .target(name: "Tuning", dependencies: ["PLMKit"], path: "Plugins/Tuning"),
+        .target(name: "DynamicsRegression", dependencies: ["PLMKit"], path: "Plugins/DynamicsRegression"),
+        .target(name: "ContrastiveStructure", dependencies: ["PLMKit", "PLMStructure"], path: "Plugins/ContrastiveStructure"),
+        .target(name: "Downstream", dependencies: ["PLMKit"], path: "Plugins/Downstream"),
 
         // The command-line tool.
         .executableTarget(name: "plm", dependencies: [
-            "PLMKit", "PLMTensor", "MaskedLM", "Tuning",
+            "PLMKit", "PLMTensor", "MaskedLM", "Tuning", "ContrastiveStructure", "DynamicsRegression", "Downstream",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Example: a third-party target plugin registered next to the built-ins.
@@ -54,7 +57,7 @@ let package = Package(
         .testTarget(name: "PLMNNTests", dependencies: ["PLMNN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PLMStructureTests", dependencies: ["PLMStructure"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PLMDataTests", dependencies: ["PLMData"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "PLMKitTests", dependencies: ["PLMKit", "MaskedLM", "Tuning"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PLMKitTests", dependencies: ["PLMKit", "MaskedLM", "Tuning", "ContrastiveStructure", "DynamicsRegression", "Downstream"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PLMCLITests", dependencies: ["plm", "custom-target-example", "PLMData", "PLMNN"]),
     ],
     // Swift 5 language mode: the kernels hand raw buffer pointers to

@@ -1,4 +1,7 @@
 import ArgumentParser
+import ContrastiveStructure
+import DynamicsRegression
+import Downstream
 import Foundation
 import MaskedLM
 import Tuning
@@ -11,7 +14,7 @@ struct PLM: ParsableCommand {
         commandName: "plm",
         abstract: "Train, tune and use structure- and dynamics-aware protein language models.",
         version: "plm \(PLMKitVersion.string)",
-        subcommands: [Train.self, RecipeCommand.self, Embed.self, Score.self, Plugins.self, Info.self]
+        subcommands: [Train.self, RecipeCommand.self, Embed.self, Score.self, Prepare.self, Plugins.self, Info.self]
     )
 }
 
@@ -22,6 +25,9 @@ func builtinRegistry() -> PluginRegistry {
         try registry.registerCoreBuiltins()
         try registry.registerMaskedLM()
         try registry.registerTuning()
+        try registry.registerContrastiveStructure()
+        try registry.registerDynamicsRegression()
+        try registry.registerDownstream()
     } catch {
         fatalError("built-in plugin registration failed: \(error)")  // a programming error, not user input
     }

@@ -10,15 +10,17 @@ struct InterruptCLITests {
         let recipe = CLIFixtures.root.appendingPathComponent("recipes/quickstart.yaml").path
         let p = Process()
         p.executableURL = productsDirectory().appendingPathComponent("plm")
-        p.arguments = ["train", recipe, "--set", "training.steps=100000", "--set", "training.eval_every=100000", "--out", out, "--quiet"]
+        p.arguments = ["train", recipe, "--set", "training.steps=100000", "--set", "training.eval_every=100000",
+                       "--set", "training.log_every=1", "--out", out, "--quiet"]
         let err = Pipe()
         p.standardError = err
         p.standardOutput = Pipe()
         try p.run()
-        // Wait until training has made progress (metrics are logged every 10 steps).
-        let deadline = Date().addingTimeInterval(120)
+        // Wait until training has made progress (a metrics line per step); a
+        // loaded CI machine may be slow, so the bound is generous.
+        let deadline = Date().addingTimeInterval(600)
         while Date() < deadline {
-            if let t = try? String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8), t.contains("\"step\":10") { break }
+            if let t = try? String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8), t.contains("\"step\":2") { break }
             Thread.sleep(forTimeInterval: 0.2)
         }
         p.interrupt()
@@ -28,7 +30,7 @@ struct InterruptCLITests {
         #expect(stderr.contains("--resume"))
         let names = try FileManager.default.contentsOfDirectory(atPath: out)
         let saved = names.compactMap { $0.hasPrefix("checkpoint-") ? Int($0.dropFirst(11)) : nil }
-        #expect(saved.count == 1 && saved[0] >= 10, "checkpoints: \(names)")
+        #expect(saved.count == 1 && saved[0] >= 2, "checkpoints: \(names)")
         let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) as! [String: Any]
         #expect(summary["interrupted"] as? Bool == true)
         let r = try runPLM(["train", recipe, "--set", "training.steps=\(saved[0] + 3)", "--resume", out, "--quiet"])

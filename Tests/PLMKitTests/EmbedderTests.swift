@@ -140,3 +140,20 @@ struct EmbedderTests {
         #expect(Embedder.batchesForTesting(lengths: [300, 10], maxTokens: 100) == [[0], [1]])  // an over-budget sequence runs alone
     }
 }
+
+@Suite("Example cropping")
+struct ExampleCroppingTests {
+    @Test("a residue array [T, C] with C == T is cropped as residues, a pair array [T, T, C] as pairs")
+    func squareResidueArray() {
+        let t = 6
+        let res = FeatureArray(shape: [t, t], values: (0..<(t * t)).map(Float.init))
+        let pair = FeatureArray(shape: [t, t, 1], values: (0..<(t * t)).map(Float.init))
+        let e = Example(id: "x", tokens: [0, 5, 6, 7, 8, 2], features: ["res": res, "pair": pair])
+        let c = e.cropped(start: 1, length: 2)        // keeps tokens 0, 2, 3, 5
+        #expect(c.tokens == [0, 6, 7, 2])
+        #expect(c.features["res"]!.shape == [4, 6])
+        #expect(Array(c.features["res"]!.values[6..<12]) == (12..<18).map(Float.init))   // row 2
+        #expect(c.features["pair"]!.shape == [4, 4, 1])
+        #expect(c.features["pair"]!.values == [0, 2, 3, 5, 12, 14, 15, 17, 18, 20, 21, 23, 30, 32, 33, 35])
+    }
+}

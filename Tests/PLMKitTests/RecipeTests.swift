@@ -1,3 +1,6 @@
+import ContrastiveStructure
+import DynamicsRegression
+import Downstream
 import Foundation
 import MaskedLM
 import Tuning
@@ -9,6 +12,9 @@ func testRegistry() -> PluginRegistry {
     try! r.registerCoreBuiltins()
     try! r.registerMaskedLM()
     try! r.registerTuning()
+    try! r.registerContrastiveStructure()
+    try! r.registerDynamicsRegression()
+    try! r.registerDownstream()
     return r
 }
 
@@ -102,7 +108,10 @@ struct RecipeTests {
     @Test("unknown plugin kind lists the registered ones")
     func unknownKind() throws {
         let e = try loadError(tinyRecipe().replacingOccurrences(of: "{kind: mlm}", with: "{kind: mlmm}"))
-        #expect(e.keyPath == "targets.0.kind" && e.message.contains("registered: mlm") && e.line == 5)
+        #expect(e.keyPath == "targets.0.kind" && e.line == 5)
+        #expect(e.message.contains("unknown target kind 'mlmm'"))
+        let registered = e.message.components(separatedBy: "registered: ").last?.components(separatedBy: ", ") ?? []
+        #expect(registered.contains("mlm"), "\(e.message)")
     }
 
     @Test("semantic checks: values out of range")

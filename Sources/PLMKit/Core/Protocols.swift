@@ -102,7 +102,8 @@ public struct FeatureArray: Sendable, Equatable {
     /// Keeps token rows (and, for pair arrays, columns) `keep`.
     public func selectingTokens(_ keep: [Int]) -> FeatureArray {
         let t = shape[0]
-        let isPair = shape.count >= 2 && shape[1] == t
+        // Pair arrays are [T, T, C]; a residue array [T, C] with C == T is not one.
+        let isPair = shape.count >= 3 && shape[1] == t
         let c = isPair ? Shape.count(Array(shape.dropFirst(2))) : Shape.count(Array(shape.dropFirst()))
         var out: [Float] = []
         if isPair {
@@ -120,6 +121,13 @@ public protocol DataSource: AnyObject {
     var name: String { get }
     var count: Int { get }
     func example(at index: Int) throws -> Example
+    /// The id of example `index` (used for the train/validation split at
+    /// start-up; override when reading a whole example is expensive).
+    func id(at index: Int) throws -> String
+}
+
+extension DataSource {
+    public func id(at index: Int) throws -> String { try example(at: index).id }
 }
 
 public protocol DataSourcePluginConfig: PluginConfig {

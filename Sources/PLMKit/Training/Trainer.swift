@@ -121,7 +121,7 @@ public final class Trainer {
             guard d.count > 0 else { throw TrainingError.plugin("data source '\(c.name)' has no examples") }
             var train: [Int] = [], val: [Int] = []
             for k in 0..<d.count {
-                let id = try d.example(at: k).id
+                let id = try d.id(at: k)
                 if c.validationFraction > 0 && Trainer.unitHash(id) < c.validationFraction { val.append(k) } else { train.append(k) }
             }
             guard !train.isEmpty else { throw TrainingError.plugin("data source '\(c.name)': every example went to validation") }

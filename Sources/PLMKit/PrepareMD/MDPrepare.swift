@@ -1,0 +1,114 @@
+import Foundation
+import PLMData
+import PLMStructure
+
+// `plm prepare md`: SeqDance MD features of one trajectory into a SeqDance-layout
+// feature store (docs SEQDANCE.md, "Feature definitions (MD trajectory -> per
+// protein)" and "Storage layout"):
+//   NAME_res_feature  float32 [L+2, 47]      sasa_mean, sasa_std, rmsf (nm), ss 8, chi 12, phi 12, psi 12
+//   NAME_pair_feature float32 [L+2, L+2, 10] vdw hbbb hbsb hbss hp sb pc ps ts (x^(1/3)), corr
+//   metadata row: name, sequence, source (ATLAS by default), kind md, L
+// Rows are the topology's amino-acid residues with a CA atom (PLMStructure's
+// `MDTopology`). Several chains are joined with `<eos><cls>` in the stored sequence and
+// those linker rows/columns hold -1, as for `plm prepare nma`.
+
+/// Options of `plm prepare md`.
+public struct MDPrepareOptions: Sendable {
+    /// `source` column of the metadata.
+    public var source: String = SeqDanceSource.atlas
+    /// Tokens between chains in the stored sequence.
+    public var linker: String = "<eos><cls>"
+    /// Replace the protein if the output already holds it (default: an error).
+    public var overwrite = false
+    /// gzip the feature datasets.
+    public var compress = false
+    /// Feature settings (stride, threads, contacts, ...).
+    public var features = MDFeatureOptions()
+    public init() {}
+}
+
+/// What `MDPrepare.run` wrote.
+public struct MDPrepareSummary: Sendable {
+    public var name: String
+    public var sequence: String
+    public var residues: Int
+    public var frames: Int
+    public var timings: MDFeatureTimings
+}
+
+/// Topology + trajectory -> SeqDance MD features -> feature store.
+public enum MDPrepare {
+    /// The default protein name: the topology file name without its extension.
+    public static func defaultName(topology: String) -> String {
+        URL(fileURLWithPath: topology).deletingPathExtension().lastPathComponent
+    }
+
+    /// Token-space arrays ([L+2, 47], [L+2, L+2, 10]) and the stored sequence of computed features.
+    public static func tokenSpace(_ f: MDFeatures, linker: String) -> (sequence: String, residue: HDF5Array<Float>, pair: HDF5Array<Float>) {
+        let chars = Array(f.sequence)
+        var parts: [String] = []
+        var start = 0
+        for len in f.chainLengths { parts.append(String(chars[start ..< start + len])); start += len }
+        let sequence = parts.joined(separator: linker)
+        let linkerTokens = SeqDanceTokenSpace.tokenCount(linker)
+        let n = f.residueCount
+        var position = [Int](repeating: 0, count: n)
+        var t = 1, r = 0
+        for (c, len) in f.chainLengths.enumerated() {
+            if c > 0 { t += linkerTokens }
+            for _ in 0 ..< len { position[r] = t; t += 1; r += 1 }
+        }
+        let L = SeqDanceTokenSpace.tokenCount(sequence), T = L + 2
+        precondition(t - 1 == L, "token layout mismatch")
+        let rc = SeqDanceColumns.MDResidue.count, pc = SeqDanceColumns.MDPair.count
+        let res = f.residueFeatures, pair = f.pairFeatures
+        var outRes = [Float](repeating: SeqDanceTokenSpace.invalid, count: T * rc)
+        var outPair = [Float](repeating: SeqDanceTokenSpace.invalid, count: T * T * pc)
+        for i in 0 ..< n {
+            let pi = position[i]
+            for k in 0 ..< rc { outRes[pi * rc + k] = res[i * rc + k] }
+            for j in 0 ..< n {
+                let src = (i * n + j) * pc, dst = (pi * T + position[j]) * pc
+                for k in 0 ..< pc { outPair[dst + k] = pair[src + k] }
+            }
+        }
+        return (sequence, HDF5Array(shape: [T, rc], values: outRes), HDF5Array(shape: [T, T, pc], values: outPair))
+    }
+
+    /// Computes the features of `trajectory` for `topology` and writes them as `name` into the store at `out`
+    /// (created if missing, appended to otherwise).
+    ///
+    /// Throws `StructureIOError.atomCountMismatch` when topology and trajectory disagree,
+    /// reader errors for damaged files, `HDF5Error(.alreadyExists)` when `name` is present
+    /// and `overwrite` is off (checked before any frame is read).
+    public static func run(topology: String, trajectory: String, out: String, name: String? = nil,
+                           options: MDPrepareOptions = .init(),
+                           progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> MDPrepareSummary {
+        let name = name ?? defaultName(topology: topology)
+        let top = try MDTopology(contentsOf: URL(fileURLWithPath: topology))
+        let reader = try openTrajectory(URL(fileURLWithPath: trajectory))
+        try checkAtomCounts(topology: top, reader: reader)
+        let store = try SeqDanceFeatureStore(path: out, mode: .append,
+                                             featureOptions: options.compress ? .compressed() : .contiguous)
+        defer { store.close() }
+        if store.contains(name) && !options.overwrite {
+            throw HDF5Error(.alreadyExists, file: out, object: "/" + SeqDanceFeatureStore.residueDatasetName(name),
+                            "protein '\(name)' is already in the store (pass --overwrite to replace it)")
+        }
+        let f = try MDFeatures.compute(topology: top, trajectory: reader, options: options.features, progress: progress)
+        let (sequence, residue, pair) = tokenSpace(f, linker: options.linker)
+        try store.writeTokenSpace(protein: name, residue: residue, pair: pair, kind: .md, sequence: sequence,
+                                  source: options.source, overwrite: options.overwrite)
+        try store.flush()
+        return MDPrepareSummary(name: name, sequence: sequence, residues: f.residueCount, frames: f.frameCount,
+                                timings: f.timings)
+    }
+
+    /// Throws `StructureIOError.atomCountMismatch` (naming both files and counts) unless they agree.
+    public static func checkAtomCounts(topology: MDTopology, reader: any TrajectoryReader) throws {
+        if topology.atomCount != reader.atomCount {
+            throw StructureIOError.atomCountMismatch(topology: topology.name, topologyAtoms: topology.atomCount,
+                                                     trajectory: reader.url.lastPathComponent, trajectoryAtoms: reader.atomCount)
+        }
+    }
+}

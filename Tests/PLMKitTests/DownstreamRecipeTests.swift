@@ -1,0 +1,109 @@
+import Downstream
+import Foundation
+import PLMKit
+import PLMNN
+import PLMTensor
+import Testing
+
+/// The bundled tune-* recipes run end to end (short runs through RecipeLoader + Trainer).
+@Suite("Downstream recipes", .serialized)
+struct DownstreamRecipeTests {
+    static func recipe(_ name: String) -> String { RepoFixtures.root.appendingPathComponent("recipes/\(name)").path }
+
+    func lines(_ run: URL, _ split: String) throws -> [[String: Any]] {
+        try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["split"] as? String == split }
+    }
+
+    /// Trains `name` for `steps` steps; returns the trainer and its run directory.
+    func train(_ name: String, steps: Int, extra: [String] = []) throws -> (Trainer, URL) {
+        let overrides = ["training.steps=\(steps)", "training.log_every=1", "training.eval_every=\(steps / 2)",
+                         "training.checkpoint_every=\(steps)", "schedule.warmup_steps=1"] + extra
+        let (r, _) = try RecipeLoader.load(path: Self.recipe(name), overrides: overrides, registry: testRegistry())
+        let run = URL(fileURLWithPath: RepoFixtures.temp("tune-\(name)"))
+        let t = try Trainer(recipe: r, runDirectory: run, resume: false, showProgress: false, log: { _ in })
+        _ = try t.run()
+        return (t, run)
+    }
+
+    func lossFalls(_ run: URL, key: String = "loss") throws {
+        let train = try lines(run, "train").compactMap { $0[key] as? Double }
+        let early = train.prefix(4).reduce(0, +) / 4, late = train.suffix(4).reduce(0, +) / 4
+        #expect(late < early, "\(key) did not fall: \(early) → \(late) (\(train))")
+    }
+
+    @Test("tune-lora-ss: loss falls, validation Q3 / macro-F1 logged on exactly the CSV's valid rows")
+    func loraSS() throws {
+        let (_, run) = try train("tune-lora-ss.yaml", steps: 24, extra: ["optimizer.lr=0.01"])
+        defer { try? FileManager.default.removeItem(at: run) }
+        try lossFalls(run)
+        let v = try lines(run, "validation")
+        #expect(v.count == 2)
+        for k in ["loss", "residue_classification/accuracy", "residue_classification/macro_f1"] {
+            #expect(v.last?[k] is Double, "validation lacks \(k): \(v.last ?? [:])")
+        }
+        // batch_size 4 = the 4 valid rows: one validation batch, so `residues` is their labelled residue count
+        // (each cropped to max_length 128 from the start).
+        let csv = try String(contentsOf: RepoFixtures.root.appendingPathComponent("examples/tuning/ss3.csv"), encoding: .utf8)
+        let valid = csv.split(separator: "\n").dropFirst().map { $0.split(separator: ",") }.filter { $0.last == "valid" }
+        let expected = valid.reduce(0) { $0 + min($1[2].count, 128) }
+        #expect(valid.count == 4 && v.last?["residue_classification/residues"] as? Double == Double(expected))
+    }
+
+    @Test("tune-adapters-ss: loss falls, validation metrics logged")
+    func adaptersSS() throws {
+        let (t, run) = try train("tune-adapters-ss.yaml", steps: 24, extra: ["optimizer.lr=0.01"])
+        defer { try? FileManager.default.removeItem(at: run) }
+        try lossFalls(run)
+        let v = try lines(run, "validation")
+        #expect(v.last?["residue_classification/accuracy"] is Double)
+        let c = t.parameterCounts
+        #expect(c.trainable < c.total / 4, "adapters should train a small part: \(c)")
+    }
+
+    @Test("tune-topk-class: loss falls, classification and regression metrics logged")
+    func topKClass() throws {
+        let (_, run) = try train("tune-topk-class.yaml", steps: 30, extra: ["optimizer.lr=0.01"])
+        defer { try? FileManager.default.removeItem(at: run) }
+        try lossFalls(run)
+        let v = try lines(run, "validation").last ?? [:]
+        for k in ["classification/accuracy", "classification/macro_f1", "regression/loss", "regression/pearson", "regression/spearman"] {
+            #expect(v[k] is Double, "validation lacks \(k): \(v)")
+        }
+        let train = try lines(run, "train")
+        #expect(train.contains { $0["classification/accuracy"] is Double })
+    }
+
+    @Test("lora checkpoint: adapters + tuning.json, frozen base weights, reloads to the same outputs")
+    func loraCheckpoint() throws {
+        let steps = 6
+        let (t, run) = try train("tune-lora-ss.yaml", steps: steps, extra: ["optimizer.lr=0.01"])
+        defer { try? FileManager.default.removeItem(at: run) }
+        let ck = run.appendingPathComponent("checkpoint-\(steps)")
+        for f in ["adapters.safetensors", "tuning.json", "model.safetensors", "heads.safetensors"] {
+            #expect(FileManager.default.fileExists(atPath: ck.appendingPathComponent(f).path), "checkpoint lacks \(f)")
+        }
+        // The base weights are the ones the run started from.
+        let base = try SafeTensorsFile(url: RepoFixtures.root.appendingPathComponent("examples/tuning/tiny-esm/model.safetensors"))
+        let saved = try SafeTensorsFile(url: ck.appendingPathComponent("model.safetensors"))
+        let names = Set(try saved.tensors(copy: true).keys)
+        var compared = 0
+        for (k, v) in try base.tensors(copy: true) where names.contains(k) {
+            let w = try saved.tensor(k).toArray()
+            #expect(w == v.toArray(), "\(k) changed")
+            compared += 1
+        }
+        #expect(compared > 20)
+        // LoRA B moved away from its zero init.
+        let adapters = try SafeTensorsFile(url: ck.appendingPathComponent("adapters.safetensors")).tensors(copy: true)
+        #expect(adapters.contains { $0.key.contains("lora_B") && $0.value.toArray().contains { $0 != 0 } }, "\(adapters.keys.sorted())")
+        // Loading the checkpoint directory reproduces the trained model.
+        let loaded = try EsmForMaskedLM.load(directory: ck)
+        let trained = (t.encoder as! EsmEncoder).model
+        trained.train(false)
+        let tokens = IndexTensor(shape: [1, 12], values: [0, 20, 15, 7, 4, 5, 10, 8, 9, 16, 11, 2] as [Int32])
+        let a = withNoGrad { trained.logits(tokens) }.toArray(), b = withNoGrad { loaded.logits(tokens) }.toArray()
+        #expect(maxRel(a, b) < 1e-5, "reloaded logits differ: \(maxRel(a, b))")
+    }
+}
