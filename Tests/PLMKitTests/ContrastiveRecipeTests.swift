@@ -1,6 +1,7 @@
 import ContrastiveStructure
 import Foundation
 import PLMKit
+import Tuning
 import PLMNN
 import PLMTensor
 import Testing
@@ -40,7 +41,10 @@ struct ContrastiveRecipeTests {
         let sched = try #require(r.schedule?.config as? CosineRestartsConfig)
         #expect(sched.firstCycleSteps == 100)
         #expect(r.training.batchSize == 20 && r.training.clip?.norm == 1.0 && r.data.maxLength == 512)
-        #expect(r.model.tuning?.kind == "frozen")
+        // As the paper: ESM-2 frozen, serial adapters trained (here in both layers of the bundled tiny model).
+        #expect(r.model.tuning?.kind == "adapters")
+        let tuning = try #require(r.model.tuning?.config as? AdaptersConfig)
+        #expect(tuning.mode == .serial && tuning.layers == .top(2))
         let src = try #require(r.data.sources[0].config as? StructureSourceConfig)
         #expect(FileManager.default.fileExists(atPath: src.path.path), "bundled structures at \(src.path.path)")
         let yaml = try RecipeLoader.resolvedYAML(r)
