@@ -212,7 +212,6 @@ public final class Trainer {
     /// metrics, checkpoints and the summary into the run directory.
     /// `stopAfter` ends the run early at that step as an interrupt would (checkpoint saved).
     public func run(interrupt: InterruptFlag? = nil, stopAfter: Int? = nil) throws -> TrainingSummary {
-        let fm = FileManager.default
         try resolvedYAML.write(to: runDirectory.appendingPathComponent("config.resolved.yaml"), atomically: true, encoding: .utf8)
         let metrics = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"), truncateAfterStep: resumedFrom ?? 0)
         let counts = parameterCounts
@@ -229,7 +228,6 @@ public final class Trainer {
         var bestVal: Double? = try? Checkpoints.bestValidationLoss(in: runDirectory)
         var interrupted = false
         let clip = recipe.training.clip
-        _ = fm
 
         while step < total {
             if interrupt?.isRaised == true || stopAfter.map({ step >= $0 }) == true { interrupted = true; break }
