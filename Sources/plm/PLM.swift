@@ -14,7 +14,7 @@ struct PLM: ParsableCommand {
         commandName: "plm",
         abstract: "Train, tune and use structure- and dynamics-aware protein language models.",
         version: "plm \(PLMKitVersion.string)",
-        subcommands: [Train.self, RecipeCommand.self, Embed.self, Score.self, Prepare.self, Plugins.self, Info.self]
+        subcommands: [Train.self, RecipeCommand.self, Embed.self, Score.self, Prepare.self, Plugins.self, Info.self, Bench.self]
     )
 }
 

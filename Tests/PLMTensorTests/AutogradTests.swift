@@ -68,7 +68,7 @@ struct AutogradTests {
             firstActivation = h
             for _ in 0..<8 { h = h.gelu().matmul(w) }
             lastActivation = h
-            loss = h.sum()
+            loss = (h * h).sum()   // mul saves h for its backward (sum alone would not)
         }
         #expect(firstActivation != nil && lastActivation != nil)  // the graph keeps them
         loss.backward()
@@ -76,6 +76,26 @@ struct AutogradTests {
         #expect(lastActivation == nil)
         #expect(w.grad != nil)
         _ = loss
+    }
+
+    @Test("intermediates that no backward rule reads are freed during the forward pass")
+    func freesUnsavedIntermediates() {
+        // add, reshape, permute, affine and sum keep no activations (as
+        // PyTorch): the graph holds what backward reads, nothing more.
+        let w = Tensor.full([16, 16], 0.01, requiresGrad: true)
+        weak var pre: Tensor?, permutedRef: Tensor?
+        var loss: Tensor
+        do {
+            let x = Tensor.full([4, 16], 1).matmul(w)   // matmul saves its input, not its output
+            pre = x
+            let y = (x + 1).reshaped([2, 2, 16]).permuted([1, 0, 2])
+            permutedRef = y
+            loss = (y * 3).sum()
+        }
+        #expect(pre == nil)
+        #expect(permutedRef == nil)
+        loss.backward()
+        #expect(w.grad!.toArray().allSatisfy { $0 == 12 })
     }
 
     @Test("an op's output holds no reference cycle: dropping it frees the graph")

@@ -107,7 +107,8 @@ public final class Tensor {
     /// A copy with its own storage, not attached to the graph.
     public func copy() -> Tensor {
         let t = Tensor(uninitializedShape: shape)
-        t.data.update(from: data, count: count)
+        let src = data, dst = t.data
+        Threads.parallelFor(count, grain: 1 << 16) { r in (dst + r.lowerBound).update(from: src + r.lowerBound, count: r.count) }
         return t
     }
 

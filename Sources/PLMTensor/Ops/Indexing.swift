@@ -12,16 +12,30 @@ extension Tensor {
         ids.values.withUnsafeBufferPointer { ip in
             for (i, id) in ip.enumerated() {
                 precondition(id >= 0 && Int(id) < v, "embedding: id \(id) at position \(i) outside vocabulary of \(v)")
-                (o + i * d).update(from: p + Int(id) * d, count: d)
+            }
+            let idp = ip.baseAddress
+            Threads.parallelFor(ip.count, grain: Swift.max(1, (1 << 14) / Swift.max(d, 1))) { r in
+                for i in r { (o + i * d).update(from: p + Int(idp![i]) * d, count: d) }
             }
         }
         let tableShape = shape
-        return record(out, "embedding", [self]) { g, _ in
-            let gw = Tensor.zeros(tableShape)
+        return record(out, "embedding", [self]) { g in
+            // Column blocks in parallel; within a block rows add in id order
+            // (bits independent of the thread count).
+            let gw = Tensor(uninitializedShape: tableShape)
             let pg = g.data, pw = gw.data
-            for (i, id) in ids.values.enumerated() where Int(id) != paddingIndex {
-                let row = pw + Int(id) * d, src = pg + i * d
-                for j in 0..<d { row[j] += src[j] }
+            ids.values.withUnsafeBufferPointer { ip in
+                let idp = ip.baseAddress, n = ip.count
+                Threads.parallelFor(d, grain: Swift.max(16, d / 64)) { cols in
+                    let lo = cols.lowerBound, w = cols.count
+                    for r in 0..<v { (pw + r * d + lo).update(repeating: 0, count: w) }
+                    for i in 0..<n {
+                        let id = Int(idp![i])
+                        if id == paddingIndex { continue }
+                        let row = pw + id * d + lo, src = pg + i * d + lo
+                        for j in 0..<w { row[j] += src[j] }
+                    }
+                }
             }
             return [gw]
         }
@@ -48,7 +62,7 @@ extension Tensor {
             } } }
         }
         let inShape = shape
-        return record(out, "gather", [self]) { g, _ in
+        return record(out, "gather", [self]) { g in
             let gi = Tensor.zeros(inShape)
             let pg = g.data, pi = gi.data
             for i in 0..<outer { for j in 0..<m { for k in 0..<inner {
@@ -75,7 +89,7 @@ extension Tensor {
             }
         }
         let inShape = shape
-        return record(out, "indexSelect", [self]) { g, _ in
+        return record(out, "indexSelect", [self]) { g in
             let gi = Tensor.zeros(inShape)
             let pg = g.data, pi = gi.data
             for i in 0..<outer {
@@ -94,7 +108,7 @@ extension Tensor {
         let out = copy()
         let o = out.data
         for i in 0..<count where m[i] { o[i] = value }
-        return record(out, "maskedFill", [self]) { g, _ in
+        return record(out, "maskedFill", [self]) { g in
             let gi = g.copy()
             let p = gi.data
             for i in 0..<gi.count where m[i] { p[i] = 0 }
@@ -112,7 +126,7 @@ extension Tensor {
         let out = Tensor(uninitializedShape: shape)
         let pa = ea.data, pb = eb.data, o = out.data
         for i in 0..<out.count { o[i] = m[i] ? pa[i] : pb[i] }
-        return record(out, "where", [a, b]) { g, _ in
+        return record(out, "where", [a, b]) { g in
             let pg = g.data
             var ga: Tensor? = nil, gb: Tensor? = nil
             if a.requiresGrad {
@@ -141,7 +155,7 @@ extension Tensor {
         let k = keep.data
         for i in 0..<n { k[i] = k[i] >= p ? scale : 0 }
         let out = withNoGrad { self * keep }
-        return record(out, "dropout", [self]) { g, _ in [withNoGrad { g * keep }] }
+        return record(out, "dropout", [self]) { g in [withNoGrad { g * keep }] }
     }
 }
 

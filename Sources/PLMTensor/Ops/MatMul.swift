@@ -17,9 +17,57 @@ func sgemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
+/// C = alpha·op(A)·op(B) + beta·C like `sgemm`, parallel: with
+/// `Threads.gemmSplitting` (the default) a product big enough to share is
+/// cut into blocks of rows or of columns, one per pool thread
+/// (`Threads.gemmPartsPerThread`), each a single-threaded
+/// cblas_sgemm; every C element is still one sgemm's dot product over the
+/// whole K. Small products, and every product when splitting is off, are one
+/// call (OpenBLAS's own threads when splitting is off). Never call from
+/// inside a pool item.
+func gemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
+          _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int,
+          _ b: UnsafePointer<Float>, _ ldb: Int,
+          _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+    let t = Threads.count
+    let work = m * n * k
+    guard Threads.gemmSplitting, t > 1, work >= (1 << 20), k > 0 else {
+        sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        return
+    }
+    // Parts keep at least 64 rows/columns (whole kernel tiles). Every part
+    // packs the whole shared operand again: a row split repeats op(B)
+    // (K·N values), a column split repeats op(A) (M·K), so split the side
+    // that repeats less (weight gradients dW = dYᵀX with out < in would
+    // otherwise pack the K = tokens activation X once per part).
+    let perThread = Threads.gemmPartsPerThread
+    let rowsOK = m >= 128, colsOK = n >= 128
+    if !rowsOK && !colsOK {
+        sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        return
+    }
+    if rowsOK && (n <= m || !colsOK) {
+        let parts = min(t * perThread, max(1, m / 64))
+        DispatchQueue.concurrentPerform(iterations: parts) { i in
+            let lo = (m * i / parts) & ~7, hi = i == parts - 1 ? m : (m * (i + 1) / parts) & ~7
+            if lo >= hi { return }
+            let ap = transA ? a + lo : a + lo * lda
+            sgemm(transA, transB, hi - lo, n, k, alpha, ap, lda, b, ldb, beta, c + lo * ldc, ldc)
+        }
+    } else {
+        let parts = min(t * perThread, max(1, n / 64))
+        DispatchQueue.concurrentPerform(iterations: parts) { i in
+            let lo = (n * i / parts) & ~7, hi = i == parts - 1 ? n : (n * (i + 1) / parts) & ~7
+            if lo >= hi { return }
+            let bp = transB ? b + lo * ldb : b + lo
+            sgemm(transA, transB, m, hi - lo, k, alpha, a, lda, bp, ldb, beta, c + lo, ldc)
+        }
+    }
+}
+
 /// Batched GEMM: `batch` independent products at fixed strides. Small
 /// matrices run one per pool item with OpenBLAS on one thread; large ones
-/// run in sequence with OpenBLAS threaded.
+/// run in sequence, each split over the pool by `gemm`.
 func batchedSgemm(_ batch: Int, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
                   _ a: UnsafePointer<Float>, _ strideA: Int, _ b: UnsafePointer<Float>, _ strideB: Int,
                   _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ strideC: Int, alpha: Float = 1) {
@@ -31,7 +79,9 @@ func batchedSgemm(_ batch: Int, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: I
     if batch >= Threads.count && flops < (1 << 24) {
         Threads.parallelGEMMs(batch, body)
     } else {
-        for i in 0..<batch { body(i) }
+        for i in 0..<batch {
+            gemm(transA, transB, m, n, k, alpha, a + i * strideA, lda, b + i * strideB, ldb, beta, c + i * strideC, n)
+        }
     }
 }
 
@@ -59,20 +109,20 @@ extension Tensor {
                 // Merge leading dims into M: one GEMM.
                 let rowsA = Shape.count(lead) * m
                 let out = Tensor(uninitializedShape: lead + [m, n])
-                sgemm(false, transposeB, rowsA, n, k, 1, a.data, k, b.data, transposeB ? k : n, 0, out.data, n)
-                return record(out, "matmul", [a, b]) { g, _ in
+                gemm(false, transposeB, rowsA, n, k, 1, a.data, k, b.data, transposeB ? k : n, 0, out.data, n)
+                return record(out, "matmul", [a, b]) { g in
                     var ga: Tensor? = nil, gb: Tensor? = nil
                     if a.requiresGrad {  // dA = dC · op(B)ᵀ
                         let t = Tensor(uninitializedShape: a.shape)
-                        sgemm(false, !transposeB, rowsA, k, n, 1, g.data, n, b.data, transposeB ? k : n, 0, t.data, k)
+                        gemm(false, !transposeB, rowsA, k, n, 1, g.data, n, b.data, transposeB ? k : n, 0, t.data, k)
                         ga = t
                     }
                     if b.requiresGrad {  // dB = Aᵀ·dC  (or dCᵀ·A when B is transposed)
                         let t = Tensor(uninitializedShape: b.shape)
                         if transposeB {
-                            sgemm(true, false, n, k, rowsA, 1, g.data, n, a.data, k, 0, t.data, k)
+                            gemm(true, false, n, k, rowsA, 1, g.data, n, a.data, k, 0, t.data, k)
                         } else {
-                            sgemm(true, false, k, n, rowsA, 1, a.data, k, g.data, n, 0, t.data, n)
+                            gemm(true, false, k, n, rowsA, 1, a.data, k, g.data, n, 0, t.data, n)
                         }
                         gb = t
                     }
@@ -87,7 +137,7 @@ extension Tensor {
         let strideB = other.rank == 2 ? 0 : k * n
         let out = Tensor(uninitializedShape: lead + [m, n])
         batchedSgemm(batch, transposeA, transposeB, m, n, k, a.data, m * k, b.data, strideB, 0, out.data, m * n)
-        return record(out, "bmm", [a, b]) { g, _ in
+        return record(out, "bmm", [a, b]) { g in
             var ga: Tensor? = nil, gb: Tensor? = nil
             if a.requiresGrad {
                 let t = Tensor(uninitializedShape: a.shape)
@@ -104,9 +154,9 @@ extension Tensor {
                     let t = Tensor.zeros(b.shape)
                     for i in 0..<batch {
                         if transposeB {  // dB[N,K] += dCᵢᵀ · op(Aᵢ)
-                            sgemm(true, transposeA, n, k, m, 1, g.data + i * m * n, n, a.data + i * m * k, transposeA ? m : k, 1, t.data, k)
+                            gemm(true, transposeA, n, k, m, 1, g.data + i * m * n, n, a.data + i * m * k, transposeA ? m : k, 1, t.data, k)
                         } else {         // dB[K,N] += op(Aᵢ)ᵀ · dCᵢ
-                            sgemm(!transposeA, false, k, n, m, 1, a.data + i * m * k, transposeA ? m : k, g.data + i * m * n, n, 1, t.data, n)
+                            gemm(!transposeA, false, k, n, m, 1, a.data + i * m * k, transposeA ? m : k, g.data + i * m * n, n, 1, t.data, n)
                         }
                     }
                     gb = t
@@ -121,6 +171,56 @@ extension Tensor {
                 }
             }
             return [ga, gb]
+        }
+    }
+}
+
+extension Tensor {
+    /// y = x·Wᵀ + b, PyTorch's `F.linear`: `self` [..., in], `weight`
+    /// [out, in], `bias` [out] (optional) -> [..., out].
+    ///
+    /// Fused: the output rows start as the bias and one GEMM accumulates into
+    /// them (beta = 1), so there is no separate add pass, no pre-bias
+    /// intermediate and no extra graph node. Backward: dx = dy·W,
+    /// dW = dyᵀ·x, db = column sums of dy. Saves x and W (as matmul does).
+    public func linear(weight: Tensor, bias: Tensor?) -> Tensor {
+        precondition(rank >= 1 && weight.rank == 2 && shape.last == weight.shape[1],
+                     "linear: input \(Shape.describe(shape)) and weight \(Shape.describe(weight.shape)) (want [..., in] and [out, in])")
+        let inF = weight.shape[1], outF = weight.shape[0]
+        if let bias { precondition(bias.shape == [outF], "linear: bias \(Shape.describe(bias.shape)) vs weight \(Shape.describe(weight.shape))") }
+        let rowsX = Shape.count(Array(shape.dropLast()))
+        let out = Tensor(uninitializedShape: Array(shape.dropLast()) + [outF])
+        let po = out.data
+        if let bias {
+            let pb = bias.data
+            Threads.parallelFor(rowsX, grain: Swift.max(1, (1 << 14) / Swift.max(outF, 1))) { r in
+                for i in r { (po + i * outF).update(from: pb, count: outF) }
+            }
+            gemm(false, true, rowsX, outF, inF, 1, data, inF, weight.data, inF, 1, po, outF)
+        } else {
+            gemm(false, true, rowsX, outF, inF, 1, data, inF, weight.data, inF, 0, po, outF)
+        }
+        let x = self
+        var inputs = [x, weight]
+        if let bias { inputs.append(bias) }
+        return record(out, "linear", inputs) { g in
+            var gx: Tensor? = nil, gw: Tensor? = nil, gb: Tensor? = nil
+            if x.requiresGrad {       // dx = dy · W
+                let t = Tensor(uninitializedShape: x.shape)
+                gemm(false, false, rowsX, inF, outF, 1, g.data, outF, weight.data, inF, 0, t.data, inF)
+                gx = t
+            }
+            if weight.requiresGrad {  // dW = dyᵀ · x
+                let t = Tensor(uninitializedShape: weight.shape)
+                gemm(true, false, outF, inF, rowsX, 1, g.data, outF, x.data, inF, 0, t.data, inF)
+                gw = t
+            }
+            if let bias, bias.requiresGrad {
+                let t = Tensor(uninitializedShape: [outF])
+                columnSums(g.data, rows: rowsX, inner: outF, into: t.data)
+                gb = t
+            }
+            return bias == nil ? [gx, gw] : [gx, gw, gb]
         }
     }
 }

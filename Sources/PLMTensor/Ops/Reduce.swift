@@ -33,7 +33,7 @@ extension Tensor {
         let r = withNoGrad { self.sumToShape(keptShape) }
         let out = Tensor(shape: outShape, storage: (r === self ? r.copy() : r).storage)
         let inShape = shape
-        return record(out, "sum", [self]) { g, _ in [g.reshaped(keptShape).expand(to: inShape)] }
+        return record(out, "sum", [self]) { g in [g.reshaped(keptShape).expand(to: inShape)] }
     }
 
     public func sum(axis: Int, keepDims: Bool = false) -> Tensor { sum(axes: [axis], keepDims: keepDims) }
@@ -72,7 +72,7 @@ extension Tensor {
             }
         }
         let inShape = shape
-        return record(out, "max", [self]) { g, _ in
+        return record(out, "max", [self]) { g in
             let gi = Tensor.zeros(inShape)
             let pg = g.data, pi = gi.data
             for i in 0..<outer {
@@ -99,6 +99,6 @@ extension Tensor {
             for j in 0..<inner { o[oo + j] = p[oi + j &* ii] }
         }
         let inShape = shape
-        return record(out, "expand", [self]) { g, _ in [g.sumToShape(inShape)] }
+        return record(out, "expand", [self]) { g in [g.sumToShape(inShape)] }
     }
 }

@@ -16,7 +16,7 @@ extension Tensor {
         if s == shape { return self }
         let out = Tensor(shape: s, storage: storage)
         let inShape = shape
-        return record(out, "reshape", [self]) { g, _ in [g.reshaped(inShape)] }
+        return record(out, "reshape", [self]) { g in [g.reshaped(inShape)] }
     }
 
     /// Reorders dims (a copy). `dims` is a permutation of 0..<rank.
@@ -29,15 +29,10 @@ extension Tensor {
         let inStr = Shape.strides(shape)
         let srcStr = dims.map { inStr[$0] }  // input stride for each output dim
         let (cs, st) = collapse(outShape, [srcStr, Shape.strides(outShape), [Int](repeating: 0, count: rank)])
-        let inner = cs.last ?? 1
-        let ii = st[0].last ?? 1
-        let p = data, o = out.data
-        forEachRow(cs, st[0], st[1], st[2]) { oi, oo, _ in
-            for j in 0..<inner { o[oo + j] = p[oi + j &* ii] }
-        }
+        stridedCopy(from: data, to: out.data, shape: cs, sourceStrides: st[0])
         var inverse = [Int](repeating: 0, count: rank)
         for (i, d) in dims.enumerated() { inverse[d] = i }
-        return record(out, "permute", [self]) { g, _ in [g.permuted(inverse)] }
+        return record(out, "permute", [self]) { g in [g.permuted(inverse)] }
     }
 
     /// Swaps two dims (a copy).
@@ -87,7 +82,7 @@ extension Tensor {
             }
         }
         let inShape = shape
-        return record(out, "slice", [self]) { g, _ in
+        return record(out, "slice", [self]) { g in
             let gi = Tensor.zeros(inShape)
             let pg = g.data, pi = gi.data
             for i in 0..<outer {
@@ -123,7 +118,7 @@ extension Tensor {
             }
             off += n
         }
-        return record(out, "concat", tensors) { g, _ in
+        return record(out, "concat", tensors) { g in
             var start = 0
             return zip(tensors, sizes).map { t, n in
                 defer { start += n }
@@ -154,5 +149,38 @@ extension Tensor {
         while left > 0 { sizes.append(Swift.min(size, left)); left -= size }
         if sizes.isEmpty { sizes = [0] }
         return split(sizes: sizes, axis: ax)
+    }
+}
+
+/// Copies a strided view into contiguous row-major memory: element at
+/// multi-index i of `shape` comes from `src[Σ i_k · sourceStrides_k]`. Rows
+/// (the last dim) are split over the pool; a unit-stride row is one memcpy.
+func stridedCopy(from src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, shape: [Int], sourceStrides: [Int]) {
+    let r = shape.count
+    if r == 0 { dst[0] = src[0]; return }
+    let inner = shape[r - 1], ii = sourceStrides[r - 1]
+    var rows = 1
+    for k in 0..<(r - 1) { rows *= shape[k] }
+    if rows == 0 || inner == 0 { return }
+    let outer = Array(shape.dropLast()), ostr = Array(sourceStrides.dropLast())
+    Threads.parallelFor(rows, grain: Swift.max(1, (1 << 14) / inner)) { range in
+        // Multi-index of the first row of the chunk, then an odometer.
+        var idx = [Int](repeating: 0, count: outer.count)
+        var rem = range.lowerBound, off = 0
+        for k in stride(from: outer.count - 1, through: 0, by: -1) {
+            idx[k] = rem % outer[k]; rem /= outer[k]
+            off += idx[k] * ostr[k]
+        }
+        for row in range {
+            let d = dst + row * inner
+            if ii == 1 { d.update(from: src + off, count: inner) }
+            else { for j in 0..<inner { d[j] = src[off + j &* ii] } }
+            var k = outer.count - 1
+            while k >= 0 {
+                idx[k] += 1; off += ostr[k]
+                if idx[k] < outer[k] { break }
+                off -= ostr[k] * outer[k]; idx[k] = 0; k -= 1
+            }
+        }
     }
 }

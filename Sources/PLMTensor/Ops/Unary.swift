@@ -9,79 +9,81 @@ func mapKernel(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
     return out
 }
 
-/// g * f(x, y) element-wise (x = input, y = output), for backward rules.
+/// g * f(z) element-wise for one saved tensor z (an op's input or output),
+/// for backward rules.
 @inline(__always)
-func zipKernel(_ g: Tensor, _ x: Tensor, _ y: Tensor, _ f: (Float, Float, Float) -> Float) -> Tensor {
-    let out = Tensor(uninitializedShape: x.shape)
-    let pg = g.data, px = x.data, py = y.data, o = out.data
-    Threads.parallelFor(x.count, grain: 1 << 14) { r in for i in r { o[i] = f(pg[i], px[i], py[i]) } }
+func gradKernel(_ g: Tensor, _ z: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+    let out = Tensor(uninitializedShape: z.shape)
+    let pg = g.data, pz = z.data, o = out.data
+    Threads.parallelFor(z.count, grain: 1 << 14) { r in for i in r { o[i] = f(pg[i], pz[i]) } }
     return out
 }
-
-@usableFromInline let invSqrt2: Float = 0.70710678118654752440
-@usableFromInline let invSqrt2Pi: Float = 0.39894228040143267794
 
 extension Tensor {
     public func exp() -> Tensor {
         let y = mapKernel(self) { Foundation.exp($0) }
-        return record(y, "exp", [self]) { g, y in [zipKernel(g, self, y) { g, _, y in g * y }] }
+        return recordSavingOutput(y, "exp", [self]) { g, y in [gradKernel(g, y) { g, y in g * y }] }
     }
 
     public func log() -> Tensor {
         let y = mapKernel(self) { Foundation.log($0) }
-        return record(y, "log", [self]) { g, _ in [zipKernel(g, self, self) { g, x, _ in g / x }] }
+        return record(y, "log", [self]) { g in [gradKernel(g, self) { g, x in g / x }] }
     }
 
     public func sqrt() -> Tensor {
         let y = mapKernel(self) { $0.squareRoot() }
-        return record(y, "sqrt", [self]) { g, y in [zipKernel(g, self, y) { g, _, y in g * 0.5 / y }] }
+        return recordSavingOutput(y, "sqrt", [self]) { g, y in [gradKernel(g, y) { g, y in g * 0.5 / y }] }
     }
 
     /// x^p for a scalar exponent.
     public func pow(_ p: Float) -> Tensor {
         let y = mapKernel(self) { Foundation.pow($0, p) }
-        return record(y, "pow", [self]) { g, _ in
-            [zipKernel(g, self, self) { g, x, _ in g * p * Foundation.pow(x, p - 1) }]
+        return record(y, "pow", [self]) { g in
+            [gradKernel(g, self) { g, x in g * p * Foundation.pow(x, p - 1) }]
         }
     }
 
     public func reciprocal() -> Tensor {
         let y = mapKernel(self) { 1 / $0 }
-        return record(y, "reciprocal", [self]) { g, y in [zipKernel(g, self, y) { g, _, y in -g * y * y }] }
+        return recordSavingOutput(y, "reciprocal", [self]) { g, y in [gradKernel(g, y) { g, y in -g * y * y }] }
     }
 
     public func abs() -> Tensor {
         let y = mapKernel(self) { Swift.abs($0) }
-        return record(y, "abs", [self]) { g, _ in
-            [zipKernel(g, self, self) { g, x, _ in x > 0 ? g : (x < 0 ? -g : 0) }]
+        return record(y, "abs", [self]) { g in
+            [gradKernel(g, self) { g, x in x > 0 ? g : (x < 0 ? -g : 0) }]
         }
     }
 
     public func relu() -> Tensor {
         let y = mapKernel(self) { Swift.max($0, 0) }
-        return record(y, "relu", [self]) { g, _ in [zipKernel(g, self, self) { g, x, _ in x > 0 ? g : 0 }] }
+        return record(y, "relu", [self]) { g in [gradKernel(g, self) { g, x in x > 0 ? g : 0 }] }
     }
 
-    /// GELU, erf form: x·½(1 + erf(x/√2)) (ESM, BERT).
+    /// GELU, erf form: x·½(1 + erf(x/√2)) (ESM, BERT). Vectorised (see
+    /// `vnormalCDF`); saves its input for backward.
     public func gelu() -> Tensor {
-        let y = mapKernel(self) { x in x * 0.5 * (1 + erff(x * invSqrt2)) }
-        return record(y, "gelu", [self]) { g, _ in
-            [zipKernel(g, self, self) { g, x, _ in
-                let cdf = 0.5 * (1 + erff(x * invSqrt2))
-                let pdf = invSqrt2Pi * Foundation.exp(-0.5 * x * x)
-                return g * (cdf + x * pdf)
-            }]
+        let y = Tensor(uninitializedShape: shape)
+        let px = data, py = y.data
+        Threads.parallelFor(count, grain: 1 << 13) { r in geluForward(px + r.lowerBound, py + r.lowerBound, r.count) }
+        return record(y, "gelu", [self]) { g in
+            let gi = Tensor(uninitializedShape: self.shape)
+            let pg = g.data, px = self.data, pi = gi.data
+            Threads.parallelFor(self.count, grain: 1 << 13) { r in
+                geluBackward(pg + r.lowerBound, px + r.lowerBound, pi + r.lowerBound, r.count)
+            }
+            return [gi]
         }
     }
 
     public func sigmoid() -> Tensor {
         let y = mapKernel(self) { x in x >= 0 ? 1 / (1 + Foundation.exp(-x)) : Foundation.exp(x) / (1 + Foundation.exp(x)) }
-        return record(y, "sigmoid", [self]) { g, y in [zipKernel(g, self, y) { g, _, y in g * y * (1 - y) }] }
+        return recordSavingOutput(y, "sigmoid", [self]) { g, y in [gradKernel(g, y) { g, y in g * y * (1 - y) }] }
     }
 
     public func tanh() -> Tensor {
         let y = mapKernel(self) { Foundation.tanh($0) }
-        return record(y, "tanh", [self]) { g, y in [zipKernel(g, self, y) { g, _, y in g * (1 - y * y) }] }
+        return recordSavingOutput(y, "tanh", [self]) { g, y in [gradKernel(g, y) { g, y in g * (1 - y * y) }] }
     }
 
     /// Softplus as PyTorch: (1/β)·log(1 + exp(βx)), and x itself where βx > threshold.
@@ -92,8 +94,8 @@ extension Tensor {
             // log1p(exp(bx)) computed stably for large negative and positive bx
             return (Swift.max(bx, 0) + Foundation.log1p(Foundation.exp(-Swift.abs(bx)))) / beta
         }
-        return record(y, "softplus", [self]) { g, _ in
-            [zipKernel(g, self, self) { g, x, _ in
+        return record(y, "softplus", [self]) { g in
+            [gradKernel(g, self) { g, x in
                 let bx = beta * x
                 if bx > threshold { return g }
                 let s = bx >= 0 ? 1 / (1 + Foundation.exp(-bx)) : Foundation.exp(bx) / (1 + Foundation.exp(bx))
@@ -108,6 +110,6 @@ extension Tensor {
         let l = lo ?? -Float.infinity, h = hi ?? Float.infinity
         precondition(l <= h, "clamp: min \(l) > max \(h)")
         let y = mapKernel(self) { Swift.min(Swift.max($0, l), h) }
-        return record(y, "clamp", [self]) { g, _ in [zipKernel(g, self, self) { g, x, _ in (x >= l && x <= h) ? g : 0 }] }
+        return record(y, "clamp", [self]) { g in [gradKernel(g, self) { g, x in (x >= l && x <= h) ? g : 0 }] }
     }
 }

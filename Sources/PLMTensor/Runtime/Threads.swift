@@ -25,7 +25,7 @@ public enum Threads {
         precondition(n >= 1, "thread count must be >= 1, got \(n)")
         _count = n
         configured = true
-        openblas_set_num_threads(Int32(n))
+        openblas_set_num_threads(Int32(blasThreads))
     }
 
     /// The OpenBLAS kernel family in use (e.g. "Haswell", "SkylakeX").
@@ -61,13 +61,56 @@ public enum Threads {
     /// Runs one small GEMM per item on the pool with OpenBLAS pinned to one
     /// thread for the duration (so the two pools never nest).
     static func parallelGEMMs(_ n: Int, _ body: (Int) -> Void) {
+        parallelItemsWithSingleThreadedBLAS(n) { r in for i in r { body(i) } }
+    }
+
+    /// Runs `body` over chunks of `0..<n` on the pool (about four chunks per
+    /// thread) with OpenBLAS on one thread for the duration: the body may
+    /// call sgemm (each call then runs on the calling pool thread).
+    static func parallelItemsWithSingleThreadedBLAS(_ n: Int, _ body: (Range<Int>) -> Void) {
+        if n <= 0 { return }
         let t = count
         if t == 1 || n == 1 {
-            for i in 0..<n { body(i) }
+            body(0..<n)
             return
         }
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(t)) }
-        parallelFor(n) { r in for i in r { body(i) } }
+        withSingleThreadedBLAS {
+            let chunks = min(n, t * 4)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                let lo = n * c / chunks, hi = n * (c + 1) / chunks
+                if lo < hi { body(lo..<hi) }
+            }
+        }
     }
+
+    /// Runs `body` with OpenBLAS on one thread (restored afterwards).
+    static func withSingleThreadedBLAS<R>(_ body: () -> R) -> R {
+        if blasThreads == 1 { return body() }
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(blasThreads)) }
+        return body()
+    }
+
+    /// The thread count OpenBLAS runs with outside pool regions (1 when the
+    /// engine splits large GEMMs over its own pool, see `gemmSplitting`).
+    static var blasThreads: Int { gemmSplitting ? 1 : count }
+
+    /// Whether large GEMMs are split by rows (or columns) over the pool, each
+    /// part a single-threaded cblas_sgemm, instead of using OpenBLAS's own
+    /// threads. On by default: OpenBLAS's idle workers spin (sched_yield) for
+    /// a while after every threaded call and then compete with the pool's
+    /// element-wise kernels for the cores; with one pool there is nothing to
+    /// compete with. `PLM_GEMM_THREADS=openblas` selects OpenBLAS threading.
+    /// Parts per pool thread a split GEMM is cut into (`PLM_GEMM_PARTS`,
+    /// default 1: more parts balance better when other processes preempt a
+    /// thread, but every part packs the whole shared operand again, which
+    /// costs more than it saves for the K = tokens weight-gradient GEMMs).
+    nonisolated(unsafe) static var gemmPartsPerThread: Int = {
+        if let v = ProcessInfo.processInfo.environment["PLM_GEMM_PARTS"], let n = Int(v), n >= 1 { return n }
+        return 1
+    }()
+
+    nonisolated(unsafe) static var gemmSplitting: Bool = {
+        ProcessInfo.processInfo.environment["PLM_GEMM_THREADS"] != "openblas"
+    }()
 }
