@@ -24,7 +24,10 @@ let package = Package(
                        providers: [.apt(["libhdf5-dev"])]),
 
         // Float32 tensors, reverse-mode autodiff, kernels, RNG, thread pool.
-        .target(name: "PLMTensor", dependencies: ["COpenBLAS"]),
+        .target(name: "PLMTensor", dependencies: ["COpenBLAS"],
+                // The kernels are optimised even in debug builds: at -Onone
+                // SIMD vector code is ~50x slower and the test suite with it.
+                swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // Modules, safetensors, optimizers (ESM-2 encoder, LoRA, adapters).
         .target(name: "PLMNN", dependencies: ["PLMTensor"]),
         // Structures and trajectories: PDB/mmCIF/DCD/XTC, NMA, MD features. No NN dependency.
