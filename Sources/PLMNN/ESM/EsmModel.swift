@@ -111,22 +111,33 @@ public final class EsmSelfAttention: Module {
         if let r = rotary { child("rotary_embeddings", r) }
     }
 
-    /// x [B, T, d] -> (context [B, T, d], probabilities [B, H, T, T])
-    func callAsFunction(_ x: Tensor, keyPadding: MaskTensor, ctx: ForwardContext) -> (Tensor, Tensor) {
+    /// x [B, T, d] -> (context [B, T, d], probabilities [B, H, T, T] when
+    /// `wantProbabilities`). Without them (and without attention dropout,
+    /// which needs the probabilities) the fused kernel runs: no head
+    /// split/merge copies and no B·H·T·T tensor kept for backward.
+    func callAsFunction(_ x: Tensor, keyPadding: MaskTensor, wantProbabilities: Bool,
+                        ctx: ForwardContext) -> (Tensor, Tensor?) {
         let b = x.shape[0], t = x.shape[1]
+        let scale = 1 / Float(headDim).squareRoot()
+        let inv = rotary?.invFreq.value.toArray()
+        let probsDropout = isTraining && dropoutP > 0
+        if !wantProbabilities && !probsDropout {
+            let context = Tensor.multiHeadAttention(q: query(x, context: ctx), k: key(x, context: ctx), v: value(x, context: ctx),
+                                                    heads: heads, keyPaddingMask: keyPadding, scale: scale, rotaryInvFreq: inv)
+            return (context, nil)
+        }
         func split(_ y: Tensor) -> Tensor { y.reshaped([b, t, heads, headDim]).permuted([0, 2, 1, 3]) }
-        var q = split(query(x, context: ctx)) * (1 / Float(headDim).squareRoot())
+        var q = split(query(x, context: ctx)) * scale
         var k = split(key(x, context: ctx))
         let v = split(value(x, context: ctx))
-        if let r = rotary {
-            let inv = r.invFreq.value.toArray()
+        if let inv {
             q = q.rotaryEmbedding(invFreq: inv)
             k = k.rotaryEmbedding(invFreq: inv)
         }
         let probs = Tensor.attentionProbabilities(q: q, k: k, keyPaddingMask: keyPadding, scale: 1)
-        let dropped = isTraining && dropoutP > 0 ? probs.dropout(dropoutP, rng: &ctx.rng) : probs
+        let dropped = probsDropout ? probs.dropout(dropoutP, rng: &ctx.rng) : probs
         let context = dropped.matmul(v).permuted([0, 2, 1, 3]).reshaped([b, t, heads * headDim])
-        return (context, probs)
+        return (context, wantProbabilities ? probs : nil)
     }
 }
 
@@ -164,9 +175,11 @@ public final class EsmLayer: Module {
         isTraining && dropoutP > 0 ? x.dropout(dropoutP, rng: &ctx.rng) : x
     }
 
-    /// x [B, T, d] -> (x' [B, T, d], attention probabilities [B, H, T, T])
-    func callAsFunction(_ x: Tensor, keyPadding: MaskTensor, ctx: ForwardContext) -> (Tensor, Tensor) {
-        let (a, probs) = selfAttention(attentionLayerNorm(x), keyPadding: keyPadding, ctx: ctx)
+    /// x [B, T, d] -> (x' [B, T, d], attention probabilities [B, H, T, T] when asked)
+    func callAsFunction(_ x: Tensor, keyPadding: MaskTensor, wantProbabilities: Bool = true,
+                        ctx: ForwardContext) -> (Tensor, Tensor?) {
+        let (a, probs) = selfAttention(attentionLayerNorm(x), keyPadding: keyPadding,
+                                       wantProbabilities: wantProbabilities, ctx: ctx)
         var attn = dropout(attentionOutput(a, context: ctx), ctx)
         if !adapters.isEmpty { attn = LayerAdapters.apply(adapters.attention, to: attn, input: x) }
         let h = x + attn
@@ -258,8 +271,8 @@ public final class EsmModel: Module {
         var attn: [Tensor] = []
         for layer in layers {
             if wantHidden { hidden.append(x) }
-            let (y, p) = layer(x, keyPadding: keyPadding, ctx: context)
-            if wantAttn { attn.append(p) }
+            let (y, p) = layer(x, keyPadding: keyPadding, wantProbabilities: wantAttn, ctx: context)
+            if wantAttn, let p { attn.append(p) }
             x = y
         }
         x = embLayerNormAfter(x)
