@@ -4,6 +4,20 @@
 // libopenblas-dev (cblas + LAPACK) and libhdf5-dev.
 import PackageDescription
 
+// The engine's vector kernels (SIMD8<Float>) are compiled for AVX2 + FMA
+// (`-target-cpu haswell`, any x86-64 CPU since 2013) instead of SwiftPM's
+// SSE2 baseline, which splits every 8-lane operation in two. `plm` checks
+// the CPU at start-up and says how to rebuild when it lacks AVX2:
+// PLM_TARGET_CPU=x86-64 swift build -c release (or any -target-cpu name).
+// Floating-point results do not change: Swift never contracts a*b+c into an FMA.
+#if arch(x86_64)
+let kernelCPU = Context.environment["PLM_TARGET_CPU"] ?? "haswell"
+#else
+let kernelCPU = Context.environment["PLM_TARGET_CPU"] ?? ""
+#endif
+let kernelFlags: [String] = kernelCPU.isEmpty ? [] : ["-target-cpu", kernelCPU]
+let cpuCheck: [SwiftSetting] = kernelCPU == "haswell" ? [.define("PLM_KERNELS_NEED_AVX2")] : []
+
 let package = Package(
     name: "PLMKit",
     platforms: [.macOS(.v14)],
@@ -27,9 +41,9 @@ let package = Package(
         .target(name: "PLMTensor", dependencies: ["COpenBLAS"],
                 // The kernels are optimised even in debug builds: at -Onone
                 // SIMD vector code is ~50x slower and the test suite with it.
-                swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+                swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug)), .unsafeFlags(kernelFlags)]),
         // Modules, safetensors, optimizers (ESM-2 encoder, LoRA, adapters).
-        .target(name: "PLMNN", dependencies: ["PLMTensor"]),
+        .target(name: "PLMNN", dependencies: ["PLMTensor"], swiftSettings: [.unsafeFlags(kernelFlags)]),
         // Structures and trajectories: PDB/mmCIF/DCD/XTC, NMA, MD features. No NN dependency.
         .target(name: "PLMStructure", dependencies: ["COpenBLAS"]),
         // Alphabet, FASTA, HDF5 feature store, datasets and batching.
@@ -48,7 +62,7 @@ let package = Package(
         .executableTarget(name: "plm", dependencies: [
             "PLMKit", "PLMTensor", "MaskedLM", "Tuning", "ContrastiveStructure", "DynamicsRegression", "Downstream",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], swiftSettings: cpuCheck),
         // Example: a third-party target plugin registered next to the built-ins.
         .executableTarget(name: "custom-target-example", dependencies: ["PLMKit"], path: "examples/custom-target",
                           exclude: ["recipe.yaml", "README.md"]),

@@ -16,6 +16,30 @@ struct PLM: ParsableCommand {
         version: "plm \(PLMKitVersion.string)",
         subcommands: [Train.self, RecipeCommand.self, Embed.self, Score.self, Prepare.self, Plugins.self, Info.self, Bench.self]
     )
+
+    static func main() {
+        requireKernelCPU()
+        main(nil)
+    }
+}
+
+/// The engine is built for AVX2 + FMA by default (Package.swift); on a CPU
+/// without them it would die of SIGILL in the first kernel. Say so instead.
+func requireKernelCPU() {
+    #if PLM_KERNELS_NEED_AVX2 && os(Linux)
+    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let flagsLine = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return }
+    let flags = Set(flagsLine.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == ":" }).map(String.init))
+    let missing = ["avx2", "fma"].filter { !flags.contains($0) }
+    if !missing.isEmpty {
+        FileHandle.standardError.write(Data("""
+            error: this plm was built for AVX2 + FMA CPUs and this CPU lacks \(missing.joined(separator: ", ")).
+            Rebuild for it with: PLM_TARGET_CPU=x86-64 swift build -c release --product plm
+
+            """.utf8))
+        exit(1)
+    }
+    #endif
 }
 
 /// Registers every built-in plugin. The one place where built-ins are named.
