@@ -169,6 +169,7 @@ public final class ClassificationTarget: TrainingTarget {
         let probs: [[Double]]
         let loss: Tensor
         var metrics: [String: Double] = [:]
+        var predictions = Predictions()
         if config.multiLabel {
             let y = try settings.labels(batch, target: name, width: c)
             let yt = Tensor(shape: [b, c], values: y.flatMap { $0 })
@@ -184,6 +185,7 @@ public final class ClassificationTarget: TrainingTarget {
             let truth = y.map { $0.map { $0 > 0.5 } }
             metrics["fmax"] = DownstreamMetrics.fmax(scores: probs, labels: truth)
             metrics["auroc"] = DownstreamMetrics.macroAUROC(scores: probs, labels: truth)
+            predictions = Predictions(scores: probs, truth: y.map { $0.map(Double.init) })
         } else {
             let y = try settings.labels(batch, target: name, width: 1).map { Int($0[0]) }
             for (i, t) in y.enumerated() where t < -1 || t >= c {
@@ -206,15 +208,59 @@ public final class ClassificationTarget: TrainingTarget {
             metrics["accuracy"] = DownstreamMetrics.accuracy(predicted: guess, truth: truth)
             metrics["macro_f1"] = DownstreamMetrics.macroF1(predicted: guess, truth: truth)
             let p = DownstreamMetrics.softmaxRows(raw, columns: c)
-            if c == 2 {
-                metrics["auroc"] = DownstreamMetrics.auroc(scores: labelled.map { p[$0][1] }, labels: truth.map { $0 == 1 })
-            } else {
-                metrics["auroc"] = DownstreamMetrics.macroAUROC(scores: labelled.map { p[$0] },
-                                                               labels: truth.map { t in (0..<c).map { $0 == t } })
-            }
+            if let a = Self.auroc(labelled.map { p[$0] }, truth, classes: c) { metrics["auroc"] = a }
+            predictions = Predictions(scores: labelled.map { p[$0] }, truth: truth.map { [Double($0)] })
         }
-        return TargetResult(loss: loss, metrics: metrics)
+        return TargetResult(loss: loss, metrics: metrics, predictions: predictions)
     }
+
+    static func auroc(_ p: [[Double]], _ truth: [Int], classes c: Int) -> Double? {
+        c == 2 ? DownstreamMetrics.auroc(scores: p.map { $0[1] }, labels: truth.map { $0 == 1 })
+               : DownstreamMetrics.macroAUROC(scores: p, labels: truth.map { t in (0..<c).map { $0 == t } })
+    }
+
+    public func truth(_ batch: Batch) throws -> [[Double]]? {
+        if config.multiLabel { return try settings.labels(batch, target: name, width: config.classes).map { $0.map(Double.init) } }
+        return try settings.labels(batch, target: name, width: 1).compactMap { $0[0] >= 0 ? [Double($0[0])] : nil }
+    }
+
+    /// Whole-set metrics; baseline: the training split's majority class
+    /// (single-label) or per-label training frequencies as scores (multi-label).
+    public func evaluationMetrics(_ p: Predictions, trainingTruth: [[Double]]) -> [String: Double]? {
+        guard !p.truth.isEmpty else { return nil }
+        var m: [String: Double] = ["items": Double(p.truth.count)]
+        if config.multiLabel {
+            let truth = p.truth.map { $0.map { $0 > 0.5 } }
+            m["fmax"] = DownstreamMetrics.fmax(scores: p.scores, labels: truth)
+            m["auroc"] = DownstreamMetrics.macroAUROC(scores: p.scores, labels: truth)
+            if !trainingTruth.isEmpty {
+                let freq = (0..<config.classes).map { j in trainingTruth.reduce(0) { $0 + $1[j] } / Double(trainingTruth.count) }
+                m["baseline_fmax"] = DownstreamMetrics.fmax(scores: Array(repeating: freq, count: truth.count), labels: truth)
+            }
+        } else {
+            let truth = p.truth.map { Int($0[0]) }
+            let guess = p.scores.map { row in row.indices.max(by: { row[$0] < row[$1] }) ?? 0 }
+            m["accuracy"] = DownstreamMetrics.accuracy(predicted: guess, truth: truth)
+            m["macro_f1"] = DownstreamMetrics.macroF1(predicted: guess, truth: truth)
+            m["auroc"] = Self.auroc(p.scores, truth, classes: config.classes)
+            m.merge(majorityBaseline(truth: truth, trainingTruth: trainingTruth)) { a, _ in a }
+        }
+        return m
+    }
+}
+
+/// `baseline_accuracy` and `baseline_macro_f1` of always answering the
+/// training split's most frequent class (ties: the lower class index).
+func majorityBaseline(truth: [Int], trainingTruth: [[Double]]) -> [String: Double] {
+    guard !trainingTruth.isEmpty else { return [:] }
+    var counts: [Int: Int] = [:]
+    for t in trainingTruth { counts[Int(t[0]), default: 0] += 1 }
+    let majority = counts.max(by: { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) })!.key
+    let guess = Array(repeating: majority, count: truth.count)
+    var m: [String: Double] = ["baseline_class": Double(majority)]
+    m["baseline_accuracy"] = DownstreamMetrics.accuracy(predicted: guess, truth: truth)
+    m["baseline_macro_f1"] = DownstreamMetrics.macroF1(predicted: guess, truth: truth)
+    return m
 }
 
 // MARK: residue_classification
@@ -291,7 +337,25 @@ public final class ResidueClassificationTarget: TrainingTarget {
         var metrics: [String: Double] = ["residues": Double(idx.count)]
         metrics["accuracy"] = DownstreamMetrics.accuracy(predicted: guess, truth: truth)
         metrics["macro_f1"] = DownstreamMetrics.macroF1(predicted: guess, truth: truth)
-        return TargetResult(loss: loss, metrics: metrics)
+        return TargetResult(loss: loss, metrics: metrics,
+                            predictions: Predictions(scores: guess.map { [Double($0)] }, truth: truth.map { [Double($0)] }))
+    }
+
+    public func truth(_ batch: Batch) throws -> [[Double]]? {
+        try labels(batch).compactMap { $0 >= 0 ? [Double($0)] : nil }
+    }
+
+    /// Whole-set accuracy (Q3 for 3 classes) and macro-F1 over every labelled
+    /// residue; baseline: the training split's most frequent residue class.
+    /// (Scores here are the predicted class, one per residue.)
+    public func evaluationMetrics(_ p: Predictions, trainingTruth: [[Double]]) -> [String: Double]? {
+        guard !p.truth.isEmpty else { return nil }
+        let truth = p.truth.map { Int($0[0]) }, guess = p.scores.map { Int($0[0]) }
+        var m: [String: Double] = ["residues": Double(truth.count)]
+        m["accuracy"] = DownstreamMetrics.accuracy(predicted: guess, truth: truth)
+        m["macro_f1"] = DownstreamMetrics.macroF1(predicted: guess, truth: truth)
+        m.merge(majorityBaseline(truth: truth, trainingTruth: trainingTruth)) { a, _ in a }
+        return m
     }
 }
 
@@ -355,7 +419,35 @@ public final class RegressionTarget: TrainingTarget {
         var metrics: [String: Double] = [:]
         if !sp.isEmpty { metrics["spearman"] = sp.reduce(0, +) / Double(sp.count) }
         if !pe.isEmpty { metrics["pearson"] = pe.reduce(0, +) / Double(pe.count) }
-        return TargetResult(loss: loss, metrics: metrics)
+        return TargetResult(loss: loss, metrics: metrics,
+                            predictions: Predictions(scores: p.chunked(k).map { $0.map(Double.init) }, truth: y.map { $0.map(Double.init) }))
+    }
+
+    public func truth(_ batch: Batch) throws -> [[Double]]? {
+        try HeadSettings(key: config.key, hidden: config.hidden, dropout: config.dropout, sources: config.sources)
+            .labels(batch, target: name, width: config.outputs).map { $0.map(Double.init) }
+    }
+
+    /// Whole-set `spearman`, `pearson` (means over outputs) and `mse`;
+    /// baseline: predicting the training split's mean (`baseline_mse`).
+    public func evaluationMetrics(_ p: Predictions, trainingTruth: [[Double]]) -> [String: Double]? {
+        guard !p.truth.isEmpty else { return nil }
+        let k = config.outputs, n = Double(p.truth.count)
+        var sp: [Double] = [], pe: [Double] = []
+        for j in 0..<k {
+            let x = p.scores.map { $0[j] }, t = p.truth.map { $0[j] }
+            if let v = DownstreamMetrics.spearman(x, t) { sp.append(v) }
+            if let v = DownstreamMetrics.pearson(x, t) { pe.append(v) }
+        }
+        var m: [String: Double] = ["items": n]
+        if !sp.isEmpty { m["spearman"] = sp.reduce(0, +) / Double(sp.count) }
+        if !pe.isEmpty { m["pearson"] = pe.reduce(0, +) / Double(pe.count) }
+        m["mse"] = zip(p.scores, p.truth).reduce(0) { acc, r in acc + zip(r.0, r.1).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } } / (n * Double(k))
+        if !trainingTruth.isEmpty {
+            let mean = (0..<k).map { j in trainingTruth.reduce(0) { $0 + $1[j] } / Double(trainingTruth.count) }
+            m["baseline_mse"] = p.truth.reduce(0) { acc, r in acc + (0..<k).reduce(0) { $0 + (r[$1] - mean[$1]) * (r[$1] - mean[$1]) } } / (n * Double(k))
+        }
+        return m
     }
 }
 

@@ -75,6 +75,35 @@ struct DownstreamRecipeTests {
         #expect(train.contains { $0["classification/accuracy"] is Double })
     }
 
+    @Test("whole-set validation: metrics over every held-out protein across batches, majority / mean baselines from the training split")
+    func wholeSetEvaluation() throws {
+        // batch_size 3 over the 4 valid rows: two validation batches; the reported numbers cover all 4.
+        let (_, run) = try train("tune-topk-class.yaml", steps: 4, extra: ["training.batch_size=3"])
+        defer { try? FileManager.default.removeItem(at: run) }
+        let v = try #require(try lines(run, "validation").last)
+        let csv = try String(contentsOf: RepoFixtures.root.appendingPathComponent("examples/tuning/ss3.csv"), encoding: .utf8)
+        let rows = csv.split(separator: "\n").dropFirst().map { $0.split(separator: ",").map(String.init) }
+        let train = rows.filter { $0[6] == "train" }, valid = rows.filter { $0[6] == "valid" }
+        let classes = ["alpha", "beta", "mixed"]
+        // Majority class of the training rows (ties: lower index), its accuracy on the valid rows.
+        let counts = classes.map { c in train.filter { $0[3] == c }.count }
+        let majority = counts.indices.max(by: { counts[$0] < counts[$1] || (counts[$0] == counts[$1] && $0 > $1) })!
+        let baseAcc = Double(valid.filter { $0[3] == classes[majority] }.count) / Double(valid.count)
+        #expect(v["classification/items"] as? Double == Double(valid.count))
+        #expect(v["regression/items"] as? Double == Double(valid.count))
+        #expect(v["classification/baseline_class"] as? Double == Double(majority))
+        #expect(abs((v["classification/baseline_accuracy"] as? Double ?? -1) - baseAcc) < 1e-12)
+        // Mean baseline: MSE of predicting the training mean helix fraction on the valid rows.
+        let mean = train.reduce(0.0) { $0 + Double($1[4])! } / Double(train.count)
+        let baseMSE = valid.reduce(0.0) { $0 + pow(Double($1[4])! - mean, 2) } / Double(valid.count)
+        let got = try #require(v["regression/baseline_mse"] as? Double)
+        #expect(abs(got - baseMSE) < 1e-6 * max(baseMSE, 1e-3), "baseline_mse \(got) vs \(baseMSE)")
+        // The summary carries the same last evaluation.
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("summary.json"))) as? [String: Any]
+        let sv = try #require(summary?["validation"] as? [String: Double])
+        #expect(sv["classification/baseline_accuracy"] == v["classification/baseline_accuracy"] as? Double)
+    }
+
     @Test("lora checkpoint: adapters + tuning.json, frozen base weights, reloads to the same outputs")
     func loraCheckpoint() throws {
         let steps = 6

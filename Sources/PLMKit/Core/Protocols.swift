@@ -171,7 +171,23 @@ public struct Batch {
 public struct TargetResult {
     public var loss: Tensor
     public var metrics: [String: Double]
-    public init(loss: Tensor, metrics: [String: Double] = [:]) { self.loss = loss; self.metrics = metrics }
+    /// What the target scored in this batch, for whole-set evaluation (see `Predictions`).
+    public var predictions: Predictions?
+    public init(loss: Tensor, metrics: [String: Double] = [:], predictions: Predictions? = nil) {
+        self.loss = loss; self.metrics = metrics; self.predictions = predictions
+    }
+}
+
+/// What a target scored, one row per scored item (a protein or a residue):
+/// the model's outputs and the truth. The trainer concatenates the rows of
+/// every validation batch so that metrics which do not decompose over
+/// batches (macro-F1, AUROC, Fmax, Spearman) are computed once over the
+/// whole held-out set (`TrainingTarget.evaluationMetrics`).
+public struct Predictions: Sendable {
+    public var scores: [[Double]]
+    public var truth: [[Double]]
+    public init(scores: [[Double]] = [], truth: [[Double]] = []) { self.scores = scores; self.truth = truth }
+    public mutating func append(_ o: Predictions) { scores += o.scores; truth += o.truth }
 }
 
 /// A training objective: optional head parameters, a batch preparation step
@@ -186,11 +202,23 @@ public protocol TrainingTarget: AnyObject {
     /// Changes the batch before the forward pass (masking, noise). `rng` is per step.
     func prepare(_ batch: inout Batch, rng: inout RNG)
     func loss(_ batch: Batch, output: EsmOutput, encoder: ProteinEncoder, context: ForwardContext) throws -> TargetResult
+    /// The truth rows of a batch (as in `Predictions.truth`) without running
+    /// the model: the trainer reads the training split's with it once, for
+    /// the baselines of `evaluationMetrics`. nil: the target has none.
+    func truth(_ batch: Batch) throws -> [[Double]]?
+    /// Metrics over a whole evaluation set, given every validation batch's
+    /// predictions and the training split's truth rows; include the
+    /// trivial baseline's numbers (majority class, training mean) under
+    /// `baseline_<metric>` so that a run shows whether it beats them. nil:
+    /// the batch means of `TargetResult.metrics` are reported.
+    func evaluationMetrics(_ predictions: Predictions, trainingTruth: [[Double]]) -> [String: Double]?
 }
 
 extension TrainingTarget {
     public func applies(to source: String) -> Bool { true }
     public func prepare(_ batch: inout Batch, rng: inout RNG) {}
+    public func truth(_ batch: Batch) throws -> [[Double]]? { nil }
+    public func evaluationMetrics(_ predictions: Predictions, trainingTruth: [[Double]]) -> [String: Double]? { nil }
 }
 
 public protocol TargetPluginConfig: PluginConfig {

@@ -14,11 +14,14 @@ public struct TrainingSummary: Codable, Sendable {
     public var bestValidationLoss: Double?
     public var resumedFrom: Int?
     public var interrupted: Bool
+    /// Metrics of the last evaluation on the validation split (whole-set
+    /// metrics and `baseline_*` numbers where the targets provide them).
+    public var validation: [String: Double]? = nil
 
     enum CodingKeys: String, CodingKey {
         case steps, finalLoss = "final_loss", trainableParameters = "trainable_parameters"
         case totalParameters = "total_parameters", tokensPerSecond = "tokens_per_second", seconds
-        case bestValidationLoss = "best_validation_loss", resumedFrom = "resumed_from", interrupted
+        case bestValidationLoss = "best_validation_loss", resumedFrom = "resumed_from", interrupted, validation
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -32,6 +35,7 @@ public struct TrainingSummary: Codable, Sendable {
         try c.encodeIfPresent(bestValidationLoss, forKey: .bestValidationLoss)
         try c.encodeIfPresent(resumedFrom, forKey: .resumedFrom)
         try c.encode(interrupted, forKey: .interrupted)
+        try c.encodeIfPresent(validation, forKey: .validation)
     }
 }
 
@@ -79,6 +83,9 @@ public final class Trainer {
     let baseLR: Float
     public private(set) var step = 0
     var resumedFrom: Int? = nil
+    var trainingTruthCache: [String: [[Double]]] = [:]
+    /// The last evaluation's metrics (written to summary.json).
+    var lastEvaluation: [String: Double]? = nil
     let log: (String) -> Void
     let showProgress: Bool
     let resolvedYAML: String
@@ -285,6 +292,7 @@ public final class Trainer {
                 window = MetricWindow()
             }
             if let e = recipe.training.evalEvery, step % e == 0 || step == total, let v = try evaluate() {
+                lastEvaluation = v
                 var line = v
                 line["step"] = Double(step)
                 try metrics.append(line, split: "validation")
@@ -302,11 +310,12 @@ public final class Trainer {
         }
         bar.finish()
         let elapsed = Date().timeIntervalSince(t0)
-        let summary = TrainingSummary(steps: step, finalLoss: lastLoss, trainableParameters: counts.trainable,
+        var summary = TrainingSummary(steps: step, finalLoss: lastLoss, trainableParameters: counts.trainable,
                                       totalParameters: counts.total,
                                       tokensPerSecond: elapsed > 0 ? Double(tokensTotal) / elapsed : 0,
                                       seconds: elapsed, bestValidationLoss: bestVal, resumedFrom: resumedFrom,
                                       interrupted: interrupted)
+        summary.validation = lastEvaluation
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try enc.encode(summary).write(to: runDirectory.appendingPathComponent("summary.json"), options: .atomic)
@@ -323,15 +332,14 @@ public final class Trainer {
             for t in targets { t.head?.train(true) }
         }
         var window = MetricWindow()
+        var predictions: [String: (target: Int, source: Int, rows: Predictions)] = [:]
         try withNoGrad {
             for (si, s) in sources.enumerated() where !s.validation.isEmpty {
                 let bs = recipe.training.batchSize
                 for chunk in stride(from: 0, to: s.validation.count, by: bs) {
                     var examples: [Example] = []
                     for k in s.validation[chunk..<min(chunk + bs, s.validation.count)] {
-                        var e = try s.data.example(at: k)
-                        if e.tokens.count - 2 > recipe.data.maxLength { e = e.cropped(start: 0, length: recipe.data.maxLength) }
-                        examples.append(e)
+                        examples.append(try evaluationExample(s, k))
                     }
                     var b = Batch(source: s.config.name, group: s.config.group, examples: examples)
                     let active = targets.indices.filter { targets[$0].applies(to: b.source) }
@@ -350,12 +358,41 @@ public final class Trainer {
                         total += l * Double(s.config.weight)
                         window.add(key + "/loss", l, weight: Double(examples.count))
                         for (k, v) in res.metrics { window.add("\(key)/\(k)", v, weight: Double(examples.count)) }
+                        if let p = res.predictions { predictions[key, default: (ti, si, Predictions())].rows.append(p) }
                     }
                     window.add("loss", total, weight: Double(examples.count))
                 }
             }
         }
-        return window.means()
+        var means = window.means()
+        // Whole-set metrics (and their baselines) replace the batch means.
+        for (key, p) in predictions.sorted(by: { $0.key < $1.key }) {
+            let truth = try trainingTruth(target: p.target, source: p.source)
+            guard let m = targets[p.target].evaluationMetrics(p.rows, trainingTruth: truth) else { continue }
+            for k in means.keys where k.hasPrefix(key + "/") && k != key + "/loss" { means[k] = nil }
+            for (k, v) in m { means["\(key)/\(k)"] = v }
+        }
+        return means
+    }
+
+    /// Validation example `k` of `s` as evaluation sees it (cropped from the start).
+    func evaluationExample(_ s: Source, _ k: Int) throws -> Example {
+        let e = try s.data.example(at: k)
+        return e.tokens.count - 2 > recipe.data.maxLength ? e.cropped(start: 0, length: recipe.data.maxLength) : e
+    }
+
+    /// Truth rows of a source's training split for one target (read once, cached).
+    func trainingTruth(target ti: Int, source si: Int) throws -> [[Double]] {
+        if let t = trainingTruthCache["\(ti)/\(si)"] { return t }
+        let s = sources[si], bs = max(recipe.training.batchSize, 16)
+        var rows: [[Double]] = []
+        for chunk in stride(from: 0, to: s.train.count, by: bs) {
+            let examples = try s.train[chunk..<min(chunk + bs, s.train.count)].map { try evaluationExample(s, $0) }
+            guard let t = try targets[ti].truth(Batch(source: s.config.name, group: s.config.group, examples: examples)) else { break }
+            rows += t
+        }
+        trainingTruthCache["\(ti)/\(si)"] = rows
+        return rows
     }
 
     // MARK: Checkpoints
