@@ -79,6 +79,12 @@ struct FusionTests {
         let es = Self.gradError(conv.selfLoop.weight.value) { conv(h, graph: g) }
         print("graph layer gradient check: rel error input \(eh), relation weights \(ew), self-loop \(es)")
         #expect(eh < 1e-2 && ew < 1e-2 && es < 1e-2)
+        let eg = Self.gradError(h) { h.gatherRows(g.src) }
+        let msg = Tensor.normal([g.src.count, 4], rng: &rng)
+        msg.requiresGrad = true
+        let esc = Self.gradError(msg) { msg.scatterAddRows(g.aggregateIndex, rows: g.nodeCount * 8) }
+        print("op gradient check: rel error gatherRows \(eg), scatterAddRows \(esc)")
+        #expect(eg < 1e-3 && esc < 1e-3)
         // Messages: agg[i, r] = Σ_{j→i in r} h_j, checked against a loop.
         let agg = h.gatherRows(g.src).scatterAddRows(g.aggregateIndex, rows: g.nodeCount * 8).toArray()
         var ref = [Float](repeating: 0, count: g.nodeCount * 8 * 4)
