@@ -57,10 +57,11 @@ let package = Package(
         .target(name: "DynamicsRegression", dependencies: ["PLMKit"], path: "Plugins/DynamicsRegression"),
         .target(name: "ContrastiveStructure", dependencies: ["PLMKit", "PLMStructure"], path: "Plugins/ContrastiveStructure"),
         .target(name: "Downstream", dependencies: ["PLMKit"], path: "Plugins/Downstream"),
+        .target(name: "GraphFusion", dependencies: ["PLMKit", "PLMStructure", "ContrastiveStructure"], path: "Plugins/GraphFusion"),
 
         // The command-line tool.
         .executableTarget(name: "plm", dependencies: [
-            "PLMKit", "PLMTensor", "MaskedLM", "Tuning", "ContrastiveStructure", "DynamicsRegression", "Downstream",
+            "PLMKit", "PLMTensor", "MaskedLM", "Tuning", "ContrastiveStructure", "DynamicsRegression", "Downstream", "GraphFusion",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: cpuCheck),
         // Example: a third-party target plugin registered next to the built-ins.
@@ -74,7 +75,7 @@ let package = Package(
         .testTarget(name: "PLMNNTests", dependencies: ["PLMNN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PLMStructureTests", dependencies: ["PLMStructure"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PLMDataTests", dependencies: ["PLMData"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "PLMKitTests", dependencies: ["PLMKit", "MaskedLM", "Tuning", "ContrastiveStructure", "DynamicsRegression", "Downstream"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PLMKitTests", dependencies: ["PLMKit", "MaskedLM", "Tuning", "ContrastiveStructure", "DynamicsRegression", "Downstream", "GraphFusion"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PLMCLITests", dependencies: ["plm", "custom-target-example", "PLMData", "PLMNN"]),
     ],
     // Swift 5 language mode: the kernels hand raw buffer pointers to

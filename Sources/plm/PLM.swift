@@ -3,6 +3,7 @@ import ContrastiveStructure
 import DynamicsRegression
 import Downstream
 import Foundation
+import GraphFusion
 import MaskedLM
 import Tuning
 import PLMKit
@@ -52,6 +53,7 @@ func builtinRegistry() -> PluginRegistry {
         try registry.registerContrastiveStructure()
         try registry.registerDynamicsRegression()
         try registry.registerDownstream()
+        try registry.registerGraphFusion()
     } catch {
         fatalError("built-in plugin registration failed: \(error)")  // a programming error, not user input
     }

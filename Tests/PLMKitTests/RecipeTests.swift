@@ -2,6 +2,7 @@ import ContrastiveStructure
 import DynamicsRegression
 import Downstream
 import Foundation
+import GraphFusion
 import MaskedLM
 import Tuning
 import PLMKit
@@ -15,6 +16,7 @@ func testRegistry() -> PluginRegistry {
     try! r.registerContrastiveStructure()
     try! r.registerDynamicsRegression()
     try! r.registerDownstream()
+    try! r.registerGraphFusion()
     return r
 }
 

@@ -47,12 +47,21 @@ public protocol ProteinEncoder: AnyObject {
     var headCount: Int { get }
     /// tokens [B, T] -> representations (and on request all layers / attention maps).
     func encode(_ tokens: IndexTensor, request: EncoderRequest, context: ForwardContext) -> EsmOutput
+    /// The forward pass on a whole batch. The default runs `encode(batch.tokens, …)`;
+    /// encoders that need more than tokens (CA coordinates for a residue graph) override it.
+    func encode(batch: Batch, request: EncoderRequest, context: ForwardContext) throws -> EsmOutput
     /// Masked-LM logits [B, T, V] from final representations, if the encoder has an LM head.
     func lmLogits(_ hidden: Tensor) -> Tensor?
     /// Writes the encoder into a directory loadable by `plm embed` / HF (config.json + model.safetensors).
     func save(to directory: URL) throws
     /// Restores weights written by `save(to:)` into this (identically built and tuned) encoder.
     func load(from directory: URL) throws
+}
+
+extension ProteinEncoder {
+    public func encode(batch: Batch, request: EncoderRequest, context: ForwardContext) throws -> EsmOutput {
+        encode(batch.tokens, request: request, context: context)
+    }
 }
 
 public protocol EncoderPluginConfig: PluginConfig {

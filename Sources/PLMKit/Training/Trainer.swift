@@ -254,7 +254,7 @@ public final class Trainer {
                     }
                     let request = active.reduce(EncoderRequest()) { $0.union(targets[$1].request) }
                     let ctx = ForwardContext(rng: rng(.dropout, step, si, micro))
-                    let out = encoder.encode(b.tokens, request: request, context: ctx)
+                    let out = try encoder.encode(batch: b, request: request, context: ctx)
                     for ti in active {
                         let res = try targets[ti].loss(b, output: out, encoder: encoder, context: ctx)
                         let l = res.loss * sources[si].config.weight
@@ -349,7 +349,7 @@ public final class Trainer {
                     }
                     let request = active.reduce(EncoderRequest()) { $0.union(targets[$1].request) }
                     let ctx = ForwardContext()
-                    let out = encoder.encode(b.tokens, request: request, context: ctx)
+                    let out = try encoder.encode(batch: b, request: request, context: ctx)
                     var total = 0.0
                     for ti in active {
                         let res = try targets[ti].loss(b, output: out, encoder: encoder, context: ctx)
