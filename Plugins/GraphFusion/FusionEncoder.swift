@@ -69,8 +69,8 @@ public final class FusionEncoder: ProteinFeatureEncoder {
         var hidden: [Tensor] = [], attn: [Tensor] = []
         for i in 0..<layerCount {
             if request.hiddenStates { hidden.append(x) }
-            let (y, p) = esm.runLayer(i, x, keyPadding: kp, context: context)
-            if request.attentions { attn.append(p) }
+            let (y, p) = esm.runLayer(i, x, keyPadding: kp, attentions: request.attentions, context: context)
+            if let p { attn.append(p) }
             x = y
         }
         x = esm.finalNorm(x)

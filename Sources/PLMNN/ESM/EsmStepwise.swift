@@ -15,9 +15,11 @@ extension EsmModel {
         return MaskTensor(shape: tokens.shape, values: tokens.values.map { $0 == pad })
     }
 
-    /// Layer `index` on x [B, T, d] -> (x', attention probabilities [B, H, T, T]).
-    public func runLayer(_ index: Int, _ x: Tensor, keyPadding: MaskTensor, context: ForwardContext) -> (Tensor, Tensor) {
-        layers[index](x, keyPadding: keyPadding, ctx: context)
+    /// Layer `index` on x [B, T, d] -> (x', attention probabilities [B, H, T, T]
+    /// when `attentions`; without them the fused attention kernel runs).
+    public func runLayer(_ index: Int, _ x: Tensor, keyPadding: MaskTensor, attentions: Bool = false,
+                         context: ForwardContext) -> (Tensor, Tensor?) {
+        layers[index](x, keyPadding: keyPadding, wantProbabilities: attentions, ctx: context)
     }
 
     /// `emb_layer_norm_after`.
