@@ -75,6 +75,28 @@ struct DownstreamRecipeTests {
         #expect(train.contains { $0["classification/accuracy"] is Double })
     }
 
+    @Test("the bundled tune-* recipes, unmodified, beat the majority-class / mean baseline on their held-out split",
+          arguments: ["tune-lora-ss.yaml", "tune-adapters-ss.yaml", "tune-topk-class.yaml"])
+    func beatsBaseline(_ name: String) throws {
+        let (r, _) = try RecipeLoader.load(path: Self.recipe(name), overrides: [], registry: testRegistry())
+        let run = URL(fileURLWithPath: RepoFixtures.temp("tune-full-\(name)"))
+        defer { try? FileManager.default.removeItem(at: run) }
+        let summary = try Trainer(recipe: r, runDirectory: run, resume: false, showProgress: false, log: { _ in }).run()
+        let v = try #require(summary.validation)
+        var compared = 0
+        for (k, base) in v where k.hasSuffix("/baseline_accuracy") {
+            let model = try #require(v[k.replacingOccurrences(of: "baseline_", with: "")])
+            #expect(model > base + 0.1, "\(name): \(k.replacingOccurrences(of: "baseline_", with: "")) \(model) vs baseline \(base)")
+            compared += 1
+        }
+        for (k, base) in v where k.hasSuffix("/baseline_mse") {
+            let model = try #require(v[k.replacingOccurrences(of: "baseline_", with: "")])
+            #expect(model < base, "\(name): mse \(model) vs baseline \(base)")
+            compared += 1
+        }
+        #expect(compared >= 1, "no baseline in \(v)")
+    }
+
     @Test("whole-set validation: metrics over every held-out protein across batches, majority / mean baselines from the training split")
     func wholeSetEvaluation() throws {
         // batch_size 3 over the 4 valid rows: two validation batches; the reported numbers cover all 4.
@@ -114,7 +136,7 @@ struct DownstreamRecipeTests {
             #expect(FileManager.default.fileExists(atPath: ck.appendingPathComponent(f).path), "checkpoint lacks \(f)")
         }
         // The base weights are the ones the run started from.
-        let base = try SafeTensorsFile(url: RepoFixtures.root.appendingPathComponent("examples/tuning/tiny-esm/model.safetensors"))
+        let base = try SafeTensorsFile(url: RepoFixtures.root.appendingPathComponent("examples/tuning/tiny-esm-mlm/model.safetensors"))
         let saved = try SafeTensorsFile(url: ck.appendingPathComponent("model.safetensors"))
         let names = Set(try saved.tensors(copy: true).keys)
         var compared = 0
