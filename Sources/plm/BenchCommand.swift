@@ -32,6 +32,8 @@ struct Bench: ParsableCommand {
     var seed: UInt64 = 0
     @Flag(help: "Print one JSON object.")
     var json = false
+    @Flag(help: "Also return every layer's attention probabilities (the unfused attention path SeqDance's pair head needs).")
+    var attentions = false
 
     func run() throws {
         try reportingErrors {
@@ -39,7 +41,7 @@ struct Bench: ParsableCommand {
                 throw BenchError(message: "--mode must be train or infer, got '\(mode)'")
             }
             let o = BenchOptions(preset: preset, batch: batch, length: length, mode: m, steps: steps,
-                                 warmup: warmup, threads: threads, seed: seed)
+                                 warmup: warmup, threads: threads, seed: seed, attentions: attentions)
             let r = try Benchmark.run(o)
             print(json ? r.json() : r.summary())
         }

@@ -24,11 +24,15 @@ public struct BenchOptions: Sendable {
     /// nil: keep the runtime's choice (all cores or PLM_NUM_THREADS).
     public var threads: Int?
     public var seed: UInt64
+    /// Also return every layer's attention probabilities (as SeqDance's pair
+    /// head and `plm embed --attentions` need): the unfused attention path.
+    public var attentions: Bool
 
     public init(preset: String = "t6_8M", batch: Int = 8, length: Int = 256, mode: Mode = .train,
-                steps: Int = 5, warmup: Int = 2, threads: Int? = nil, seed: UInt64 = 0) {
+                steps: Int = 5, warmup: Int = 2, threads: Int? = nil, seed: UInt64 = 0, attentions: Bool = false) {
         self.preset = preset; self.batch = batch; self.length = length; self.mode = mode
         self.steps = steps; self.warmup = warmup; self.threads = threads; self.seed = seed
+        self.attentions = attentions
     }
 }
 
@@ -54,6 +58,8 @@ public struct BenchResult: Sendable {
     /// Largest number of bytes held by tensor storages at once (engine view).
     public var peakTensorBytes: Int
     public var lastLoss: Double?
+    /// Whether attention probabilities were materialised (`--attentions`).
+    public var attentions: Bool = false
 
     /// One JSON object with sorted keys.
     public func json() -> String {
@@ -64,7 +70,7 @@ public struct BenchResult: Sendable {
             "gflops_per_second": gflopsPerSecond, "cpu_seconds_per_step": cpuSecondsPerStep,
             "page_faults_per_step": pageFaultsPerStep,
             "peak_rss_bytes": peakRSSBytes,
-            "peak_tensor_bytes": peakTensorBytes,
+            "peak_tensor_bytes": peakTensorBytes, "attentions": attentions,
         ]
         if let l = lastLoss { o["loss"] = l }
         let data = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])) ?? Data("{}".utf8)
@@ -176,12 +182,17 @@ public enum Benchmark {
         let flatLabels = IndexTensor(shape: [labels.count], values: labels.values)
         var lastLoss: Double? = nil
         let step: () -> Void
+        let forward: (IndexTensor) -> Tensor = { tokens in
+            guard o.attentions else { return model.logits(tokens) }
+            let out = model.esm(tokens, attentions: true)
+            return model.logits(fromHidden: out.lastHiddenState)
+        }
         switch o.mode {
         case .train:
             model.train(true)
             let optimizer = AdamW(model.namedParameters(), betas: (0.9, 0.999), eps: 1e-8, weightDecay: 0.01)
             step = {
-                let logits = model.logits(inputs)
+                let logits = forward(inputs)
                 let loss = logits.reshaped([-1, config.vocabSize]).crossEntropy(targets: flatLabels, ignoreIndex: -100)
                 loss.backward()
                 optimizer.step(lr: 1e-4)
@@ -190,7 +201,7 @@ public enum Benchmark {
             }
         case .infer:
             model.train(false)
-            step = { withNoGrad { _ = model.logits(ids) } }
+            step = { withNoGrad { _ = forward(ids) } }
         }
         for _ in 0..<o.warmup { step() }
         let t0 = DispatchTime.now().uptimeNanoseconds, c0 = cpuSeconds(), f0 = minorFaults()
@@ -205,6 +216,6 @@ public enum Benchmark {
             mode: o.mode.rawValue, threads: Threads.count, blasCore: Threads.blasCoreName, steps: o.steps,
             secondsPerStep: seconds, tokensPerSecond: tokens / seconds, gflopsPerSecond: flops / seconds / 1e9,
             cpuSecondsPerStep: cpu, pageFaultsPerStep: faults, peakRSSBytes: peakRSSBytes(), peakTensorBytes: MemoryStats.peakBytes,
-            lastLoss: lastLoss)
+            lastLoss: lastLoss, attentions: o.attentions)
     }
 }
