@@ -151,6 +151,11 @@ public struct Batch {
     public var tokens: IndexTensor
     /// Targets may stash prepared values here (e.g. MLM labels).
     public var extras: [String: IndexTensor] = [:]
+    /// Position of the first example within the step's global batch (all
+    /// ranks of a data-parallel run). Targets that draw per-example randomness
+    /// key it on `rowOffset + row`, so a rank's slice of the global batch sees
+    /// the same draws as the single-process batch.
+    public var rowOffset = 0
 
     public init(source: String, group: String, examples: [Example], padIndex: Int32 = 1) {
         self.source = source
@@ -171,7 +176,14 @@ public struct Batch {
 public struct TargetResult {
     public var loss: Tensor
     public var metrics: [String: Double]
-    public init(loss: Tensor, metrics: [String: Double] = [:]) { self.loss = loss; self.metrics = metrics }
+    /// How many items `loss` is a mean over (e.g. masked tokens). In a
+    /// data-parallel run the trainer rescales each rank's loss by
+    /// `count · ranks / Σ count` so that the averaged gradient is the gradient
+    /// of the global-batch mean. `nil`: a mean over the batch's examples.
+    public var count: Double?
+    public init(loss: Tensor, metrics: [String: Double] = [:], count: Double? = nil) {
+        self.loss = loss; self.metrics = metrics; self.count = count
+    }
 }
 
 /// A training objective: optional head parameters, a batch preparation step
