@@ -99,7 +99,11 @@ public struct ContrastiveStructureConfig: TargetPluginConfig {
         let head = ContrastiveHead(sequenceDim: encoder.hiddenSize, settings: encoderSettings(maxLength: ctx.maxLength),
                                    projectionHidden: projectionHidden, projectionDim: projectionDim)
         head.initialize(seed: ctx.seed ^ 0x5350_4C4D)  // "SPLM"
-        return ContrastiveStructureTarget(self, head: head)
+        head.sequenceProjector.bn.communicator = ctx.communicator
+        head.structureProjector.bn.communicator = ctx.communicator
+        let t = ContrastiveStructureTarget(self, head: head)
+        t.communicator = ctx.communicator
+        return t
     }
 }
 
@@ -144,6 +148,9 @@ public final class ContrastiveStructureTarget: TrainingTarget {
     public let name = "contrastive"
     public var head: Module? { model }
     public let request = EncoderRequest()
+    /// Data-parallel peers: embeddings of every rank are gathered, so the
+    /// negatives span the global batch (as distributed SimCLR).
+    public var communicator: Communicator = SingleProcessCommunicator()
 
     public init(_ c: ContrastiveStructureConfig, head: ContrastiveHead) { config = c; model = head }
 
@@ -177,7 +184,8 @@ public final class ContrastiveStructureTarget: TrainingTarget {
     }
 
     public func loss(_ batch: Batch, output: EsmOutput, encoder: ProteinEncoder, context: ForwardContext) throws -> TargetResult {
-        let n = batch.examples.count
+        let comm = communicator
+        let n = batch.examples.count * comm.size
         if model.isTraining && n < 2 {
             throw TrainingError.plugin("contrastive_structure: a training batch needs at least 2 proteins (BatchNorm, negatives); set training.batch_size >= 2")
         }
@@ -187,15 +195,22 @@ public final class ContrastiveStructureTarget: TrainingTarget {
             throw TrainingError.plugin("contrastive_structure: learned positions cover \(model.structureEncoder.settings.maxGrid) patches per side "
                                        + "(data.max_length), this batch needs \(needed); use positions: sinusoidal or a larger max_length")
         }
-        let structure = model.structureProjector(model.structureEncoder.encode(ca, context: context))
-        let sequence = model.sequenceProjector(Self.sequenceEmbedding(output.lastHiddenState, tokens: batch.tokens))
+        var structure = model.structureProjector(model.structureEncoder.encode(ca, context: context))
+        var sequence = model.sequenceProjector(Self.sequenceEmbedding(output.lastHiddenState, tokens: batch.tokens))
+        // Distributed: the loss over the global batch, identical on every rank
+        // (replicated), with gradient through this rank's rows only.
+        let replicated = model.isTraining && comm.isDistributed
+        if replicated {
+            structure = comm.allGatherRows(structure)
+            sequence = comm.allGatherRows(sequence)
+        }
         let loss = NTXent.loss(structure, sequence, temperature: config.temperature)
         let positive = withNoGrad { Tensor.cosineSimilarity(structure, sequence).mean().item() }
         return TargetResult(loss: loss, metrics: [
             "top1_seq_to_struct": NTXent.top1(queries: sequence, keys: structure),
             "top1_struct_to_seq": NTXent.top1(queries: structure, keys: sequence),
             "positive_cosine": Double(positive),
-        ])
+        ], replicated: replicated)
     }
 }
 

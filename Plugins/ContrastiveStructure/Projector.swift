@@ -1,4 +1,5 @@
 import Foundation
+import PLMKit
 import PLMNN
 import PLMTensor
 
@@ -10,7 +11,14 @@ import PLMTensor
 /// `bias` [C]; buffers `running_mean`, `running_var` [C] (saved with the head,
 /// so a resumed run continues with the same statistics). PyTorch's
 /// `num_batches_tracked` is not kept: it only matters when `momentum` is None.
+///
+/// Synchronised in data-parallel runs (`communicator` with more than one
+/// rank): training mode gathers the input rows of every rank and normalises
+/// with the global batch's statistics (PyTorch's SyncBatchNorm), so running
+/// statistics and outputs equal those of one process with the global batch.
 public final class BatchNorm1d: Module {
+    /// Peers to synchronise batch statistics with (nil or one rank: local statistics).
+    public var communicator: Communicator?
     public let features: Int
     public let eps: Float
     public let momentum: Float
@@ -32,6 +40,15 @@ public final class BatchNorm1d: Module {
     /// x [N, C] -> [N, C]. Training mode needs N >= 2 (as PyTorch, which raises otherwise).
     public func callAsFunction(_ x: Tensor) -> Tensor {
         precondition(x.rank == 2 && x.shape[1] == features, "BatchNorm1d(\(features)): input \(Shape.describe(x.shape))")
+        if isTraining, let comm = communicator, comm.isDistributed {
+            // SyncBatchNorm: normalise the global batch, keep this rank's rows
+            // (the gather's other rows are constants: gradient reaches local rows only).
+            return comm.localRows(normalise(comm.allGatherRows(x)))
+        }
+        return normalise(x)
+    }
+
+    func normalise(_ x: Tensor) -> Tensor {
         let n = x.shape[0]
         let normalised: Tensor
         if isTraining {

@@ -19,8 +19,12 @@ public struct BuildContext {
     public var recipeDirectory: URL
     public var maxLength: Int
     public var log: (String) -> Void
-    public init(seed: UInt64, recipeDirectory: URL, maxLength: Int, log: @escaping (String) -> Void = { _ in }) {
+    /// The run's data-parallel peers (targets that gather across ranks use it).
+    public var communicator: Communicator
+    public init(seed: UInt64, recipeDirectory: URL, maxLength: Int, log: @escaping (String) -> Void = { _ in },
+                communicator: Communicator = SingleProcessCommunicator()) {
         self.seed = seed; self.recipeDirectory = recipeDirectory; self.maxLength = maxLength; self.log = log
+        self.communicator = communicator
     }
 }
 
@@ -181,8 +185,13 @@ public struct TargetResult {
     /// `count · ranks / Σ count` so that the averaged gradient is the gradient
     /// of the global-batch mean. `nil`: a mean over the batch's examples.
     public var count: Double?
-    public init(loss: Tensor, metrics: [String: Double] = [:], count: Double? = nil) {
-        self.loss = loss; self.metrics = metrics; self.count = count
+    /// The loss is the same global value on every rank, computed from
+    /// tensors gathered with `Communicator.allGatherRows` (gradient reaching
+    /// only this rank's rows): the trainer sums such losses' gradients over
+    /// the ranks instead of averaging them. `count` is then ignored.
+    public var replicated: Bool
+    public init(loss: Tensor, metrics: [String: Double] = [:], count: Double? = nil, replicated: Bool = false) {
+        self.loss = loss; self.metrics = metrics; self.count = count; self.replicated = replicated
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import PLMTensor
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -222,5 +223,32 @@ public enum Distributed {
     public static func makeCommunicator() throws -> Communicator {
         guard MPICommunicator.launchedByMPI else { return SingleProcessCommunicator() }
         return try MPICommunicator()
+    }
+}
+
+extension Communicator {
+    /// Rows [n, …] from every rank stacked in rank order ([size · n, …]; every
+    /// rank must pass the same shape). Only this rank's rows carry gradient;
+    /// the others are constants here. A loss computed identically on every
+    /// rank from gathered tensors (`TargetResult.replicated`) then gets its
+    /// exact gradient as the *sum* over ranks of the local-slice gradients —
+    /// the trainer multiplies such losses by the world size before averaging.
+    public func allGatherRows(_ x: Tensor) -> Tensor {
+        guard isDistributed else { return x }
+        let all = allGather(x.toArray())
+        let n = x.count
+        var parts: [Tensor] = []
+        for r in 0..<size {
+            if r == rank { parts.append(x) }
+            else { parts.append(Tensor(shape: x.shape, values: Array(all[(r * n)..<((r + 1) * n)]))) }
+        }
+        return Tensor.concat(parts, axis: 0)
+    }
+
+    /// This rank's rows of a tensor stacked by `allGatherRows` (differentiable).
+    public func localRows(_ x: Tensor) -> Tensor {
+        guard isDistributed else { return x }
+        let n = x.shape[0] / size
+        return x.slice(axis: 0, start: rank * n, end: (rank + 1) * n)
     }
 }

@@ -115,7 +115,8 @@ public final class Trainer {
         bucketElements = max(1024, Int(mb * 262_144))
         resolvedYAML = try RecipeLoader.resolvedYAML(recipe)
         if let t = recipe.training.threads { Threads.configure(t) }
-        let ctx = BuildContext(seed: recipe.seed, recipeDirectory: runDirectory, maxLength: recipe.data.maxLength, log: log)
+        let ctx = BuildContext(seed: recipe.seed, recipeDirectory: runDirectory, maxLength: recipe.data.maxLength, log: self.log,
+                               communicator: communicator)
 
         guard let encCfg = recipe.model.encoder.config as? EncoderPluginConfig else {
             throw TrainingError.plugin("model.encoder kind '\(recipe.model.encoder.kind)' does not build an encoder")
@@ -324,7 +325,7 @@ public final class Trainer {
             var microValue = 0.0
             for micro in 0..<recipe.training.gradAccumulation {
                 // Every loss of this micro-batch: (source, target, loss, count it averages over, value).
-                var terms: [(si: Int, ti: Int, key: String, loss: Tensor, count: Double, value: Double)] = []
+                var terms: [(si: Int, ti: Int, key: String, loss: Tensor, count: Double, value: Double, replicated: Bool)] = []
                 for si in sources.indices {
                     var b = try batch(source: si, step: step, micro: micro, maxLength: maxLength)
                     let active = targets.indices.filter { targets[$0].applies(to: b.source) }
@@ -341,7 +342,7 @@ public final class Trainer {
                     for ti in active {
                         let res = try targets[ti].loss(b, output: out, encoder: encoder, context: ctx)
                         let key = sources.count > 1 ? "\(targetNames[ti])/\(b.source)" : targetNames[ti]
-                        terms.append((si, ti, key, res.loss, res.count ?? Double(b.examples.count), Double(res.loss.item())))
+                        terms.append((si, ti, key, res.loss, res.replicated ? 1 : res.count ?? Double(b.examples.count), Double(res.loss.item()), res.replicated))
                         for (k, v) in res.metrics { window.add("\(key)/\(k)", v) }
                     }
                     stepTokens += b.tokenCount
@@ -358,7 +359,8 @@ public final class Trainer {
                     if comm.isDistributed {
                         let totalCount = global[2 * n]
                         value = totalCount > 0 ? global[2 * n + 1] / totalCount : 0
-                        l = l * Float(totalCount > 0 ? t.count * Double(comm.size) / totalCount : 0)
+                        // A replicated loss (same value on every rank, gradient through local rows only) is summed.
+                        l = l * Float(t.replicated ? Double(comm.size) : totalCount > 0 ? t.count * Double(comm.size) / totalCount : 0)
                     }
                     microLoss = microLoss.map { $0 + l } ?? l
                     window.add(t.key + "/loss", value)
