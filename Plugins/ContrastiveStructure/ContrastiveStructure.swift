@@ -99,8 +99,6 @@ public struct ContrastiveStructureConfig: TargetPluginConfig {
         let head = ContrastiveHead(sequenceDim: encoder.hiddenSize, settings: encoderSettings(maxLength: ctx.maxLength),
                                    projectionHidden: projectionHidden, projectionDim: projectionDim)
         head.initialize(seed: ctx.seed ^ 0x5350_4C4D)  // "SPLM"
-        head.sequenceProjector.bn.communicator = ctx.communicator
-        head.structureProjector.bn.communicator = ctx.communicator
         let t = ContrastiveStructureTarget(self, head: head)
         t.communicator = ctx.communicator
         return t
@@ -195,15 +193,12 @@ public final class ContrastiveStructureTarget: TrainingTarget {
             throw TrainingError.plugin("contrastive_structure: learned positions cover \(model.structureEncoder.settings.maxGrid) patches per side "
                                        + "(data.max_length), this batch needs \(needed); use positions: sinusoidal or a larger max_length")
         }
-        var structure = model.structureProjector(model.structureEncoder.encode(ca, context: context))
-        var sequence = model.sequenceProjector(Self.sequenceEmbedding(output.lastHiddenState, tokens: batch.tokens))
-        // Distributed: the loss over the global batch, identical on every rank
-        // (replicated), with gradient through this rank's rows only.
+        // Distributed: the projections of every rank's examples (synchronised
+        // BatchNorm), so the loss covers the global batch — its negatives span all
+        // ranks — and is the same on every rank (replicated; see Projector.global).
         let replicated = model.isTraining && comm.isDistributed
-        if replicated {
-            structure = comm.allGatherRows(structure)
-            sequence = comm.allGatherRows(sequence)
-        }
+        let structure = model.structureProjector.global(model.structureEncoder.encode(ca, context: context), communicator: comm)
+        let sequence = model.sequenceProjector.global(Self.sequenceEmbedding(output.lastHiddenState, tokens: batch.tokens), communicator: comm)
         let loss = NTXent.loss(structure, sequence, temperature: config.temperature)
         let positive = withNoGrad { Tensor.cosineSimilarity(structure, sequence).mean().item() }
         return TargetResult(loss: loss, metrics: [

@@ -132,6 +132,42 @@ struct MPICLITests {
         print("MPI equivalence (MLM, 3 steps): relative L2 \(global); worst tensors \(per.prefix(3))")
     }
 
+    @Test("contrastive (S-PLM): 2 ranks × batch 4 equal 1 process × batch 8 — gathered negatives, synchronised BatchNorm")
+    func contrastiveEquivalence() throws {
+        let one = CLIFixtures.temp("mpi-c1"), two = CLIFixtures.temp("mpi-c2")
+        defer { for d in [one, two] { try? FileManager.default.removeItem(atPath: d) } }
+        let recipe = CLIFixtures.root.appendingPathComponent("recipes/splm.yaml").path
+        func sets(_ batch: Int) -> [String] {
+            ["model.encoder={kind: esm2, layers: 1, hidden_size: 32, heads: 2}", "model.tuning.layers={top: 1}",
+             "targets.0.patch_size=8", "targets.0.dim=16", "targets.0.depth=2", "targets.0.heads=2", "targets.0.window=2",
+             "targets.0.projection_hidden=32", "targets.0.projection_dim=16", "data.max_length=64",
+             "data.sources.0.validation_fraction=0", "training.steps=3", "training.batch_size=\(batch)",
+             "training.log_every=1", "training.eval_every=1000"].flatMap { ["--set", $0] }
+        }
+        let a = try S.single(["train", recipe] + sets(8) + ["--out", one, "--quiet"])
+        #expect(a.status == 0, "stderr: \(a.stderr)")
+        let b = try S.run(np: 2, ["train", recipe] + sets(4) + ["--out", two, "--quiet"])
+        #expect(b.status == 0, "stderr: \(b.stderr)")
+        func norms(_ d: String) throws -> [Double] {
+            try String(contentsOfFile: d + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+                .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                .compactMap { $0["grad_norm"] as? Double }
+        }
+        let (n1, n2) = (try norms(one), try norms(two))
+        #expect(n1.count == 3 && n2.count == 3)
+        for (x, y) in zip(n1, n2) { #expect(abs(x - y) <= 1e-5 * x, "gradient norms \(n1) vs \(n2)") }
+        for file in ["heads.safetensors", "adapters.safetensors"] {
+            let (global, per) = try S.compare(one + "/checkpoint-3/" + file, two + "/checkpoint-3/" + file)
+            #expect(global < 1e-5, "\(file): relative L2 difference \(global)")
+            // The structure encoder's final LayerNorm bias shifts every row's
+            // pooled embedding by one vector, which the projector's BatchNorm
+            // subtracts again: its gradient is exactly zero, its update rounding noise.
+            let worst = per.filter { !$0.0.hasSuffix("structure_encoder.norm.bias") }
+            #expect((worst.first?.1 ?? 0) < 1e-4, "\(file): worst tensors \(per.prefix(4))")
+            print("MPI equivalence (contrastive, 3 steps) \(file): relative L2 \(global); worst tensors \(per.prefix(3))")
+        }
+    }
+
     @Test("killing one rank ends the job within seconds; the checkpoint loads and --resume reaches the uninterrupted result")
     func killOneRank() throws {
         let ref = CLIFixtures.temp("mpi-ref"), run = CLIFixtures.temp("mpi-kill")

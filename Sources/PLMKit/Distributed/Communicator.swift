@@ -232,7 +232,10 @@ extension Communicator {
     /// the others are constants here. A loss computed identically on every
     /// rank from gathered tensors (`TargetResult.replicated`) then gets its
     /// exact gradient as the *sum* over ranks of the local-slice gradients —
-    /// the trainer multiplies such losses by the world size before averaging.
+    /// the trainer multiplies such losses by the world size before averaging —
+    /// provided that nothing computed from the gathered rows feeds back into
+    /// other rows through trainable parameters or shared statistics (for
+    /// BatchNorm see `Projector.global` in ContrastiveStructure).
     public func allGatherRows(_ x: Tensor) -> Tensor {
         guard isDistributed else { return x }
         let all = allGather(x.toArray())
@@ -245,10 +248,4 @@ extension Communicator {
         return Tensor.concat(parts, axis: 0)
     }
 
-    /// This rank's rows of a tensor stacked by `allGatherRows` (differentiable).
-    public func localRows(_ x: Tensor) -> Tensor {
-        guard isDistributed else { return x }
-        let n = x.shape[0] / size
-        return x.slice(axis: 0, start: rank * n, end: (rank + 1) * n)
-    }
 }
