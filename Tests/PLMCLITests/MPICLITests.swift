@@ -1,4 +1,5 @@
 import Foundation
+import PLMData
 import PLMNN
 import Testing
 
@@ -207,6 +208,33 @@ struct MPICLITests {
         #expect(resumed.status == 0 && resumed.stdout.contains("trained \(steps) steps"), "stderr: \(resumed.stderr)")
         let (global, per) = try S.compare(ref + "/checkpoint-\(steps)/model.safetensors", run + "/checkpoint-\(steps)/model.safetensors")
         #expect(global == 0 && (per.first?.1 ?? 0) == 0, "resumed run differs from the uninterrupted one: \(global), \(per.prefix(3))")
+    }
+
+    @Test("plm embed: 2 ranks shard the FASTA and merge into one file equal to the single-process output")
+    func embedShards() throws {
+        let one = CLIFixtures.temp("e1.h5"), two = CLIFixtures.temp("e2.h5")
+        defer { for d in [one, two] { try? FileManager.default.removeItem(atPath: d) } }
+        let args = ["embed", "--model", CLIFixtures.tinyRotary, "--fasta", CLIFixtures.embedFasta, "--logits", "--per-residue", "--quiet"]
+        let a = try S.single(args + ["--out", one])
+        #expect(a.status == 0, "stderr: \(a.stderr)")
+        let b = try S.run(np: 2, args + ["--out", two])
+        #expect(b.status == 0, "stderr: \(b.stderr)")
+        #expect(b.stderr.contains("merged 2 shard(s)"), "stderr: \(b.stderr)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: FileManager.default.temporaryDirectory.path)
+            .filter { $0.hasPrefix(URL(fileURLWithPath: two).lastPathComponent + ".rank-") }
+        #expect(left.isEmpty, "shards left behind: \(left)")
+        let f1 = try HDF5File.open(one), f2 = try HDF5File.open(two)
+        #expect(try f1.childNames() == f2.childNames())
+        for g in try f1.childNames() {
+            for ds in ["mean", "per_residue", "logits"] {
+                let x = try f1.group(g).read(ds, as: Float.self), y = try f2.group(g).read(ds, as: Float.self)
+                #expect(x.shape == y.shape)
+                let diff = zip(x.values, y.values).map { abs($0 - $1) }.max() ?? 0
+                let scale = x.values.map { abs($0) }.max() ?? 1
+                #expect(diff <= 1e-5 * scale, "\(g)/\(ds): max difference \(diff)")
+            }
+            #expect(try f1.group(g).stringAttribute("sequence") == f2.group(g).stringAttribute("sequence"))
+        }
     }
 
     @Test("a rank that fails ends every rank with its message")
