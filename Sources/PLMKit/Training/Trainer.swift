@@ -18,12 +18,15 @@ public struct TrainingSummary: Codable, Sendable {
     public var worldSize: Int? = nil
     /// Mean seconds per step spent in the gradient all-reduce (distributed runs).
     public var allReduceSecondsPerStep: Double? = nil
+    /// Mean seconds per step that ranks waited for the slowest one before the all-reduce.
+    public var rankWaitSecondsPerStep: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case steps, finalLoss = "final_loss", trainableParameters = "trainable_parameters"
         case totalParameters = "total_parameters", tokensPerSecond = "tokens_per_second", seconds
         case bestValidationLoss = "best_validation_loss", resumedFrom = "resumed_from", interrupted
         case worldSize = "world_size", allReduceSecondsPerStep = "allreduce_seconds_per_step"
+        case rankWaitSecondsPerStep = "rank_wait_seconds_per_step"
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -39,6 +42,7 @@ public struct TrainingSummary: Codable, Sendable {
         try c.encode(interrupted, forKey: .interrupted)
         try c.encodeIfPresent(worldSize, forKey: .worldSize)
         try c.encodeIfPresent(allReduceSecondsPerStep, forKey: .allReduceSecondsPerStep)
+        try c.encodeIfPresent(rankWaitSecondsPerStep, forKey: .rankWaitSecondsPerStep)
     }
 }
 
@@ -302,7 +306,7 @@ public final class Trainer {
             try checkRanksAgree()
         }
         if let r = resumedFrom { log("resuming from step \(r)") }
-        var allReduceSeconds = 0.0, allReduceSteps = 0
+        var allReduceSeconds = 0.0, waitSeconds = 0.0, allReduceSteps = 0
 
         let total = recipe.training.steps
         let bar = ProgressBar("train", total: total - step, unit: "steps", enabled: showProgress)
@@ -379,9 +383,13 @@ public final class Trainer {
                 (ml * (1 / Float(recipe.training.gradAccumulation))).backward()
             }
             if comm.isDistributed {
+                // The barrier separates waiting for the slowest rank from the all-reduce itself.
+                let w0 = comm.wallTime()
+                comm.barrier()
                 let a0 = comm.wallTime()
                 allReduceGradients()
                 allReduceSeconds += comm.wallTime() - a0
+                waitSeconds += a0 - w0
                 allReduceSteps += 1
             }
             if let v = clip?.value { GradientClipping.clipValue(parameters, v) }
@@ -404,6 +412,7 @@ public final class Trainer {
                 if comm.isDistributed {
                     line["ranks"] = Double(comm.size)
                     line["allreduce_seconds"] = allReduceSteps > 0 ? allReduceSeconds / Double(allReduceSteps) : 0
+                    line["rank_wait_seconds"] = allReduceSteps > 0 ? waitSeconds / Double(allReduceSteps) : 0
                 }
                 try metrics?.append(line, split: "train")
                 window = MetricWindow()
@@ -435,6 +444,7 @@ public final class Trainer {
         if comm.isDistributed {
             summary.worldSize = comm.size
             summary.allReduceSecondsPerStep = allReduceSteps > 0 ? allReduceSeconds / Double(allReduceSteps) : 0
+            summary.rankWaitSecondsPerStep = allReduceSteps > 0 ? waitSeconds / Double(allReduceSteps) : 0
         }
         if root {
             let enc = JSONEncoder()
