@@ -329,6 +329,7 @@ public final class Trainer {
             var microValue = 0.0
             for micro in 0..<recipe.training.gradAccumulation {
                 // Every loss of this micro-batch: (source, target, loss, count it averages over, value).
+                var microTokens = 0
                 var terms: [(si: Int, ti: Int, key: String, loss: Tensor, count: Double, value: Double, replicated: Bool)] = []
                 for si in sources.indices {
                     var b = try batch(source: si, step: step, micro: micro, maxLength: maxLength)
@@ -349,13 +350,14 @@ public final class Trainer {
                         terms.append((si, ti, key, res.loss, res.replicated ? 1 : res.count ?? Double(b.examples.count), Double(res.loss.item()), res.replicated))
                         for (k, v) in res.metrics { window.add("\(key)/\(k)", v) }
                     }
-                    stepTokens += b.tokenCount
+                    microTokens += b.tokenCount
                 }
                 // Data-parallel: each rank's loss is a mean over its own items; rescaled by
                 // count · ranks / Σ count, the rank-averaged gradient is the gradient of the
                 // mean over the whole global batch (MLM: masked tokens differ per rank).
-                var global = terms.flatMap { [$0.count, $0.count * $0.value] } + [Double(stepTokens)]
+                var global = terms.flatMap { [$0.count, $0.count * $0.value] } + [Double(microTokens)]
                 if comm.isDistributed { comm.allReduceSum(&global) }
+                stepTokens += comm.isDistributed ? Int(global[global.count - 1]) : microTokens   // tokens of all ranks
                 var microLoss: Tensor? = nil
                 for (n, t) in terms.enumerated() {
                     var l = t.loss * sources[t.si].config.weight
@@ -370,7 +372,6 @@ public final class Trainer {
                     window.add(t.key + "/loss", value)
                 }
                 if comm.isDistributed {
-                    stepTokens = Int(global[global.count - 1])
                     microValue = terms.indices.reduce(0.0) { acc, n in
                         let c = global[2 * n]
                         return acc + (c > 0 ? global[2 * n + 1] / c : 0) * Double(sources[terms[n].si].config.weight)
