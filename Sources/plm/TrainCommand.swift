@@ -20,6 +20,11 @@ struct Train: ParsableCommand {
         HuggingFace-layout directory usable with `plm embed --model`), best/
         (when evaluating) and summary.json. Ctrl-C saves a checkpoint first;
         `--resume RUN_DIR` continues bit-exactly from the newest checkpoint.
+
+        Under `mpirun -np N` (or `srun`) training is data-parallel: batch_size
+        is per rank, gradients are averaged, rank 0 writes the run directory
+        (docs/DISTRIBUTED.md). Open MPI is loaded at run time (libmpi.so.40 or
+        PLM_MPI_LIBRARY).
         """)
 
     @Argument(help: "Recipe file (YAML).")

@@ -237,6 +237,13 @@ struct MPICLITests {
         }
     }
 
+    @Test("a missing MPI library is a clear error, not a crash")
+    func missingLibrary() throws {
+        let r = try S.run(np: 1, ["train", S.quickstart, "--quiet"], mca: ["-x", "PLM_MPI_LIBRARY=/nonexistent/libmpi.so"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("error: MPI: cannot load /nonexistent/libmpi.so"), "stderr: \(r.stderr)")
+    }
+
     @Test("a rank that fails ends every rank with its message")
     func errorOnStart() throws {
         let r = try S.run(np: 2, ["train", S.quickstart, "--set", "training.steps=eighty", "--quiet"])
