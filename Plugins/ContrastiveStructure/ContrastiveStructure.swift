@@ -99,7 +99,9 @@ public struct ContrastiveStructureConfig: TargetPluginConfig {
         let head = ContrastiveHead(sequenceDim: encoder.hiddenSize, settings: encoderSettings(maxLength: ctx.maxLength),
                                    projectionHidden: projectionHidden, projectionDim: projectionDim)
         head.initialize(seed: ctx.seed ^ 0x5350_4C4D)  // "SPLM"
-        return ContrastiveStructureTarget(self, head: head)
+        let t = ContrastiveStructureTarget(self, head: head)
+        t.communicator = ctx.communicator
+        return t
     }
 }
 
@@ -144,6 +146,9 @@ public final class ContrastiveStructureTarget: TrainingTarget {
     public let name = "contrastive"
     public var head: Module? { model }
     public let request = EncoderRequest()
+    /// Data-parallel peers: embeddings of every rank are gathered, so the
+    /// negatives span the global batch (as distributed SimCLR).
+    public var communicator: Communicator = SingleProcessCommunicator()
 
     public init(_ c: ContrastiveStructureConfig, head: ContrastiveHead) { config = c; model = head }
 
@@ -177,7 +182,8 @@ public final class ContrastiveStructureTarget: TrainingTarget {
     }
 
     public func loss(_ batch: Batch, output: EsmOutput, encoder: ProteinEncoder, context: ForwardContext) throws -> TargetResult {
-        let n = batch.examples.count
+        let comm = communicator
+        let n = batch.examples.count * comm.size
         if model.isTraining && n < 2 {
             throw TrainingError.plugin("contrastive_structure: a training batch needs at least 2 proteins (BatchNorm, negatives); set training.batch_size >= 2")
         }
@@ -187,15 +193,19 @@ public final class ContrastiveStructureTarget: TrainingTarget {
             throw TrainingError.plugin("contrastive_structure: learned positions cover \(model.structureEncoder.settings.maxGrid) patches per side "
                                        + "(data.max_length), this batch needs \(needed); use positions: sinusoidal or a larger max_length")
         }
-        let structure = model.structureProjector(model.structureEncoder.encode(ca, context: context))
-        let sequence = model.sequenceProjector(Self.sequenceEmbedding(output.lastHiddenState, tokens: batch.tokens))
+        // Distributed: the projections of every rank's examples (synchronised
+        // BatchNorm), so the loss covers the global batch — its negatives span all
+        // ranks — and is the same on every rank (replicated; see Projector.global).
+        let replicated = model.isTraining && comm.isDistributed
+        let structure = model.structureProjector.global(model.structureEncoder.encode(ca, context: context), communicator: comm)
+        let sequence = model.sequenceProjector.global(Self.sequenceEmbedding(output.lastHiddenState, tokens: batch.tokens), communicator: comm)
         let loss = NTXent.loss(structure, sequence, temperature: config.temperature)
         let positive = withNoGrad { Tensor.cosineSimilarity(structure, sequence).mean().item() }
         return TargetResult(loss: loss, metrics: [
             "top1_seq_to_struct": NTXent.top1(queries: sequence, keys: structure),
             "top1_struct_to_seq": NTXent.top1(queries: structure, keys: sequence),
             "positive_cosine": Double(positive),
-        ])
+        ], replicated: replicated)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import PLMKit
 import PLMNN
 import PLMTensor
 
@@ -73,6 +74,56 @@ public final class Projector: Module {
     /// x [N, in] -> [N, out]
     public func callAsFunction(_ x: Tensor) -> Tensor {
         fc2(bn(fc1(x)).relu())
+    }
+
+    /// Data-parallel projection with synchronised BatchNorm: x [n, in] is this
+    /// rank's rows; returns [ranks · n, out], the projection of every rank's
+    /// rows (rank order) normalised with the global batch's statistics, as one
+    /// process computes it on the global batch.
+    ///
+    /// The other ranks' inputs arrive as constants and go through this rank's
+    /// copy of the projector with *detached* parameters, while this rank's
+    /// rows use the live ones. A loss computed from the result on every rank
+    /// (replicated) therefore differentiates exactly the paths that start at
+    /// this rank's examples — through their own rows and through the shared
+    /// batch statistics — and the sum over ranks is the full gradient (the
+    /// trainer sums replicated losses' gradients). Training mode only.
+    public func global(_ x: Tensor, communicator comm: Communicator) -> Tensor {
+        guard comm.isDistributed, isTraining else { return callAsFunction(x) }
+        let n = x.shape[0], r = comm.rank
+        let all = comm.allGather(x.toArray())
+        let width = x.shape[1]
+        func constant(_ rank: Int) -> Tensor { Tensor(shape: [n, width], values: Array(all[(rank * n * width)..<((rank + 1) * n * width)])) }
+        func detached(_ p: Parameter) -> Tensor { Tensor(shape: p.value.shape, storage: p.value.storage) }
+        func linear(_ l: Linear, _ v: Tensor, live: Bool) -> Tensor {
+            if live { return l(v) }
+            var y = v.matmul(detached(l.weight), transposeB: true)
+            if let b = l.bias { y = y + detached(b) }
+            return y
+        }
+        // fc1: live on local rows, constants elsewhere
+        var hs: [Tensor] = []
+        for k in 0..<comm.size { hs.append(k == r ? fc1(x) : withNoGrad { linear(fc1, constant(k), live: false) }) }
+        let h = Tensor.concat(hs, axis: 0)                                   // [N, H]
+        // BatchNorm statistics of the global batch (differentiable through local rows)
+        let total = h.shape[0]
+        let mu = h.mean(axis: 0, keepDims: true)
+        let xc = h - mu
+        let variance = (xc * xc).mean(axis: 0, keepDims: true)
+        let normalised = xc * (variance + bn.eps).pow(-0.5)
+        let m = bn.momentum, unbias = Float(total) / Float(total - 1), c = bn.features
+        let rm = bn.runningMean.value.toArray(), rv = bn.runningVar.value.toArray()
+        let bm = mu.toArray(), bv = variance.toArray()
+        bn.runningMean.value = Tensor(shape: [c], values: (0..<c).map { (1 - m) * rm[$0] + m * bm[$0] })
+        bn.runningVar.value = Tensor(shape: [c], values: (0..<c).map { (1 - m) * rv[$0] + m * bv[$0] * unbias })
+        var outs: [Tensor] = []
+        for k in 0..<comm.size {
+            let rows = normalised.slice(axis: 0, start: k * n, end: (k + 1) * n)
+            let live = k == r
+            let y = live ? rows * bn.weight.value + bn.bias.value : rows * detached(bn.weight) + detached(bn.bias)
+            outs.append(linear(fc2, y.relu(), live: live))
+        }
+        return Tensor.concat(outs, axis: 0)
     }
 }
 

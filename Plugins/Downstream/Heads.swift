@@ -337,7 +337,7 @@ public final class ResidueClassificationTarget: TrainingTarget {
         var metrics: [String: Double] = ["residues": Double(idx.count)]
         metrics["accuracy"] = DownstreamMetrics.accuracy(predicted: guess, truth: truth)
         metrics["macro_f1"] = DownstreamMetrics.macroF1(predicted: guess, truth: truth)
-        return TargetResult(loss: loss, metrics: metrics,
+        return TargetResult(loss: loss, metrics: metrics, count: Double(idx.count),   // a mean over labelled residues
                             predictions: Predictions(scores: guess.map { [Double($0)] }, truth: truth.map { [Double($0)] }))
     }
 

@@ -60,12 +60,19 @@ public final class MaskedLMTarget: TrainingTarget {
         var labels = [Int32](repeating: -100, count: ids.count)
         let a = Alphabet.esm
         let special: Set<Int32> = [a.clsIndex, a.eosIndex, a.padIndex, a.maskIndex]
-        for i in 0..<ids.count where !special.contains(ids[i]) {
-            guard Double(rng.nextFloat()) < config.probability else { continue }
-            labels[i] = ids[i]
-            let r = Double(rng.nextFloat())
-            if r < config.maskFraction { ids[i] = a.maskIndex }
-            else if r < config.maskFraction + config.randomFraction { ids[i] = Int32(4 + rng.nextInt(below: 20)) }  // L A G V … C
+        // One counter range per example of the global batch (2^24 draws each):
+        // the draws of an example do not depend on padding or on which rank holds it.
+        let base = rng.nextUInt64()
+        let t = batch.tokens.shape[1]
+        for row in 0..<batch.tokens.shape[0] {
+            var rng = RNG(seed: base, offset: UInt64(batch.rowOffset + row) << 24)
+            for i in (row * t)..<((row + 1) * t) where !special.contains(ids[i]) {
+                guard Double(rng.nextFloat()) < config.probability else { continue }
+                labels[i] = ids[i]
+                let r = Double(rng.nextFloat())
+                if r < config.maskFraction { ids[i] = a.maskIndex }
+                else if r < config.maskFraction + config.randomFraction { ids[i] = Int32(4 + rng.nextInt(below: 20)) }  // L A G V … C
+            }
         }
         batch.tokens = IndexTensor(shape: batch.tokens.shape, values: ids)
         batch.extras[Self.labelsKey] = IndexTensor(shape: batch.tokens.shape, values: labels)
@@ -89,7 +96,7 @@ public final class MaskedLMTarget: TrainingTarget {
         }
         let l = Double(loss.item())
         return TargetResult(loss: loss, metrics: ["ece": Foundation.exp(l), "accuracy": n > 0 ? Double(correct) / Double(n) : 0,
-                                                  "selected": Double(n)])
+                                                  "selected": Double(n)], count: Double(n))
     }
 }
 

@@ -14,6 +14,11 @@ struct Embed: ParsableCommand {
         `contacts` [L, L]; attribute `sequence`. Chains separated by ':' or '/'
         in a record are joined with <eos><cls>. Rerunning on an existing output
         continues where it stopped (complete records are skipped).
+
+        Under mpirun, rank r embeds records r, r+N, r+2N, … into
+        OUT.rank-r-of-N.h5; rank 0 then merges them into OUT (FASTA order) and
+        removes them. An interrupted job keeps the shards: rerun the same
+        command to finish and merge.
         """)
 
     @Option(help: "Model directory (config.json + model.safetensors, HuggingFace layout).")
@@ -46,24 +51,58 @@ struct Embed: ParsableCommand {
     var quiet = false
 
     func run() throws {
+        let comm: Communicator
+        do { comm = try Distributed.makeCommunicator() } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+        guard comm.isDistributed else { return try embed(comm) }
+        let tag = "plm rank \(comm.rank)/\(comm.size)"
+        MPISignals.install(tag: tag, runHint: nil)
+        do { try embed(comm) } catch let e as ExitCode {
+            if e.rawValue != 0 { comm.abort("\(tag): exiting with status \(e.rawValue); ending the job", code: e.rawValue) }
+        } catch {
+            comm.abort("\(tag): error: \(error)", code: 1)
+        }
+        comm.finalize()
+    }
+
+    func embed(_ comm: Communicator) throws {
         do {
             if let threads { Threads.configure(threads) }
+            else if comm.isDistributed && ProcessInfo.processInfo.environment["PLM_NUM_THREADS"] == nil {
+                let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
+                Threads.configure(max(1, ProcessInfo.processInfo.activeProcessorCount / max(local, 1)))
+            }
             guard let policy = LongSequencePolicy(rawValue: long) else {
                 throw EmbedError.badOption("--long must be one of \(LongSequencePolicy.allCases.map(\.rawValue).joined(separator: ", ")), got '\(long)'")
             }
             var o = EmbedOptions()
             o.perResidue = perResidue; o.logits = logits; o.attentions = attentions; o.contacts = contacts
             o.layer = layer; o.maxTokens = maxTokens; o.longPolicy = policy; o.maxResidues = maxLength
-            o.overwrite = overwrite; o.showProgress = !quiet
+            o.overwrite = overwrite; o.showProgress = !quiet && comm.isRoot
             let records = try FASTAReader.read(url: URL(fileURLWithPath: fasta))
             guard !records.isEmpty else { throw EmbedError.badOption("\(fasta) holds no FASTA records") }
             let m = try ModelSource.loadMaskedLM(model)
-            InterruptFlag.shared.install()
-            let s = try Embedder(model: m, options: o).run(records: records, output: out, interrupt: InterruptFlag.shared)
+            if !comm.isDistributed { InterruptFlag.shared.install() }
+            let mine = comm.isDistributed ? records.enumerated().filter { $0.offset % comm.size == comm.rank }.map(\.element) : records
+            let target = comm.isDistributed ? Embedder.shardPath(out, rank: comm.rank, size: comm.size) : out
+            let s = try Embedder(model: m, options: o).run(records: mine, output: target, interrupt: comm.isDistributed ? nil : InterruptFlag.shared)
             let rate = s.seconds > 0 ? Double(s.tokens) / s.seconds : 0
-            var msg = "embedded \(s.written) record(s) into \(out) (\(s.tokens) tokens, \(String(format: "%.0f", rate)) tok/s)"
+            var msg = "embedded \(s.written) record(s) into \(target) (\(s.tokens) tokens, \(String(format: "%.0f", rate)) tok/s)"
             if s.skippedExisting > 0 { msg += "; \(s.skippedExisting) already present were skipped" }
+            if comm.isDistributed { msg = "rank \(comm.rank): " + msg }
             FileHandle.standardError.write(Data((msg + "\n").utf8))
+            if comm.isDistributed {
+                comm.barrier()   // every shard is complete
+                if comm.isRoot {
+                    let shards = (0..<comm.size).map { Embedder.shardPath(out, rank: $0, size: comm.size) }
+                    let n = try Embedder.mergeShards(shards, records: records, into: out, overwrite: overwrite)
+                    for p in shards { try? FileManager.default.removeItem(atPath: p) }
+                    FileHandle.standardError.write(Data("merged \(comm.size) shard(s) into \(out): \(n) record(s)\n".utf8))
+                }
+                comm.barrier()
+            }
             if s.interrupted {
                 FileHandle.standardError.write(Data("interrupted: rerun the same command to embed the remaining records\n".utf8))
                 throw ExitCode(130)

@@ -20,6 +20,11 @@ struct Train: ParsableCommand {
         HuggingFace-layout directory usable with `plm embed --model`), best/
         (when evaluating) and summary.json. Ctrl-C saves a checkpoint first;
         `--resume RUN_DIR` continues bit-exactly from the newest checkpoint.
+
+        Under `mpirun -np N` (or `srun`) training is data-parallel: batch_size
+        is per rank, gradients are averaged, rank 0 writes the run directory
+        (docs/DISTRIBUTED.md). Open MPI is loaded at run time (libmpi.so.40 or
+        PLM_MPI_LIBRARY).
         """)
 
     @Argument(help: "Recipe file (YAML).")
@@ -34,7 +39,32 @@ struct Train: ParsableCommand {
     var quiet = false
 
     func run() throws {
+        // Under mpirun (or srun) the run is data-parallel over the launcher's ranks.
+        let comm: Communicator
+        do { comm = try Distributed.makeCommunicator() } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+        guard comm.isDistributed else { return try train(comm) }
+        let tag = "plm rank \(comm.rank)/\(comm.size)"
+        MPISignals.install(tag: tag, runHint: resume ?? out)
+        do { try train(comm) } catch let e as ExitCode {
+            if e.rawValue != 0 { comm.abort("\(tag): exiting with status \(e.rawValue); ending the job", code: e.rawValue) }
+        } catch {
+            // Any error on any rank ends every rank (the others wait in a collective otherwise).
+            comm.abort("\(tag): error: \(error)", code: 1)
+        }
+        comm.finalize()
+    }
+
+    func train(_ comm: Communicator) throws {
         try reportingErrors {
+            if comm.isDistributed && ProcessInfo.processInfo.environment["PLM_NUM_THREADS"] == nil {
+                // Share the machine's cores among the ranks on it (a recipe's training.threads still wins).
+                let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init)
+                    ?? ProcessInfo.processInfo.environment["SLURM_NTASKS_PER_NODE"].flatMap(Int.init) ?? 1
+                Threads.configure(max(1, ProcessInfo.processInfo.activeProcessorCount / max(local, 1)))
+            }
             let (r, _) = try RecipeLoader.load(path: recipe, overrides: overrides, registry: builtinRegistry())
             let dir: URL
             if let resume { dir = URL(fileURLWithPath: resume) }
@@ -43,19 +73,52 @@ struct Train: ParsableCommand {
                 let stem = URL(fileURLWithPath: recipe).deletingPathExtension().lastPathComponent
                 let f = DateFormatter()
                 f.dateFormat = "yyyyMMdd-HHmmss"
-                dir = URL(fileURLWithPath: "runs/\(stem)-\(f.string(from: Date()))")
+                var name = "runs/\(stem)-\(f.string(from: Date()))"
+                if comm.isDistributed {   // every rank must use rank 0's name
+                    var bytes = Array(name.utf8)
+                    comm.broadcast(&bytes)
+                    name = String(decoding: bytes, as: UTF8.self)
+                }
+                dir = URL(fileURLWithPath: name)
             }
-            let trainer = try Trainer(recipe: r, runDirectory: dir, resume: resume != nil, showProgress: !quiet)
-            InterruptFlag.shared.install()
-            let s = try trainer.run(interrupt: InterruptFlag.shared)
+            let trainer = try Trainer(recipe: r, runDirectory: dir, resume: resume != nil, showProgress: !quiet && comm.isRoot,
+                                      communicator: comm)
+            if !comm.isDistributed { InterruptFlag.shared.install() }
+            let s = try trainer.run(interrupt: comm.isDistributed ? nil : InterruptFlag.shared)
+            guard comm.isRoot else { return }
             var msg = String(format: "trained %d steps: final loss %.4f, %.0f tok/s, %.1f s", s.steps, s.finalLoss, s.tokensPerSecond, s.seconds)
             if let v = s.bestValidationLoss { msg += String(format: ", best validation loss %.4f", v) }
+            if let w = s.worldSize, let a = s.allReduceSecondsPerStep { msg += String(format: ", %d ranks, all-reduce %.1f ms/step", w, a * 1000) }
             print(msg)
             print("run directory: \(dir.path)")
             if s.interrupted {
                 FileHandle.standardError.write(Data("interrupted: saved checkpoint-\(s.steps); continue with: plm train \(recipe) --resume \(dir.path)\n".utf8))
                 throw ExitCode(130)
             }
+        }
+    }
+}
+
+/// Under MPI a rank cannot stop on its own (the others would wait for it in
+/// the next collective), so Ctrl-C does not save a checkpoint there: the
+/// launcher's SIGTERM/SIGINT — sent when a peer dies, the job is cancelled or
+/// the user presses Ctrl-C — ends this rank at once with a message. Rank 0
+/// writes checkpoints atomically, so the newest complete one can be resumed.
+enum MPISignals {
+    nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
+
+    static func install(tag: String, runHint: String?) {
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: DispatchQueue(label: "plm.mpi.signals"))
+            s.setEventHandler {
+                let name = sig == SIGTERM ? "SIGTERM" : "SIGINT"
+                let resume = runHint.map { " with --resume \($0)" } ?? " with --resume RUN_DIR"
+                FileHandle.standardError.write(Data("\(tag): stopped by \(name) from the MPI launcher (a peer rank died, lost its connection, or the job was cancelled); continue from the newest checkpoint\(resume)\n".utf8))
+                _exit(sig == SIGTERM ? 143 : 130)
+            }
+            s.resume()
+            sources.append(s)
         }
     }
 }

@@ -68,11 +68,12 @@ struct DownstreamRecipeTests {
         defer { try? FileManager.default.removeItem(at: run) }
         try lossFalls(run)
         let v = try lines(run, "validation").last ?? [:]
-        for k in ["classification/accuracy", "classification/macro_f1", "regression/loss", "regression/pearson", "regression/spearman"] {
+        for k in ["classification/disorder/accuracy", "classification/disorder/macro_f1", "regression/fold/loss",
+                  "regression/fold/pearson", "regression/fold/spearman"] {
             #expect(v[k] is Double, "validation lacks \(k): \(v)")
         }
         let train = try lines(run, "train")
-        #expect(train.contains { $0["classification/accuracy"] is Double })
+        #expect(train.contains { $0["classification/disorder/accuracy"] is Double })
     }
 
     @Test("the bundled tune-* recipes, unmodified, beat the majority-class / mean baseline on their held-out split",
@@ -99,31 +100,37 @@ struct DownstreamRecipeTests {
 
     @Test("whole-set validation: metrics over every held-out protein across batches, majority / mean baselines from the training split")
     func wholeSetEvaluation() throws {
-        // batch_size 3 over the 4 valid rows: two validation batches; the reported numbers cover all 4.
+        // batch_size 3: the valid rows come in many validation batches; the reported numbers cover all of them.
         let (_, run) = try train("tune-topk-class.yaml", steps: 4, extra: ["training.batch_size=3"])
         defer { try? FileManager.default.removeItem(at: run) }
         let v = try #require(try lines(run, "validation").last)
-        let csv = try String(contentsOf: RepoFixtures.root.appendingPathComponent("examples/tuning/ss3.csv"), encoding: .utf8)
-        let rows = csv.split(separator: "\n").dropFirst().map { $0.split(separator: ",").map(String.init) }
-        let train = rows.filter { $0[6] == "train" }, valid = rows.filter { $0[6] == "valid" }
-        let classes = ["alpha", "beta", "mixed"]
-        // Majority class of the training rows (ties: lower index), its accuracy on the valid rows.
-        let counts = classes.map { c in train.filter { $0[3] == c }.count }
+        func rows(_ file: String) throws -> [[String]] {
+            let csv = try String(contentsOf: RepoFixtures.root.appendingPathComponent("examples/tuning/\(file)"), encoding: .utf8)
+            return csv.split(separator: "\n").dropFirst().map { $0.split(separator: ",").map(String.init) }
+        }
+        // Classification (disorder.csv: id, sequence, disorder, split): the training majority class
+        // (ties: lower index) and its accuracy on the valid rows.
+        let d = try rows("disorder.csv")
+        let dTrain = d.filter { $0[3] == "train" }, dValid = d.filter { $0[3] == "valid" }
+        let classes = ["idr", "folded"]
+        let counts = classes.map { c in dTrain.filter { $0[2] == c }.count }
         let majority = counts.indices.max(by: { counts[$0] < counts[$1] || (counts[$0] == counts[$1] && $0 > $1) })!
-        let baseAcc = Double(valid.filter { $0[3] == classes[majority] }.count) / Double(valid.count)
-        #expect(v["classification/items"] as? Double == Double(valid.count))
-        #expect(v["regression/items"] as? Double == Double(valid.count))
-        #expect(v["classification/baseline_class"] as? Double == Double(majority))
-        #expect(abs((v["classification/baseline_accuracy"] as? Double ?? -1) - baseAcc) < 1e-12)
-        // Mean baseline: MSE of predicting the training mean helix fraction on the valid rows.
-        let mean = train.reduce(0.0) { $0 + Double($1[4])! } / Double(train.count)
-        let baseMSE = valid.reduce(0.0) { $0 + pow(Double($1[4])! - mean, 2) } / Double(valid.count)
-        let got = try #require(v["regression/baseline_mse"] as? Double)
+        let baseAcc = Double(dValid.filter { $0[2] == classes[majority] }.count) / Double(dValid.count)
+        #expect(v["classification/disorder/items"] as? Double == Double(dValid.count))
+        #expect(v["classification/disorder/baseline_class"] as? Double == Double(majority))
+        #expect(abs((v["classification/disorder/baseline_accuracy"] as? Double ?? -1) - baseAcc) < 1e-12)
+        // Regression (ss3.csv: ..., helix_fraction at 4, split at 6): MSE of the training mean on the valid rows.
+        let f = try rows("ss3.csv")
+        let fTrain = f.filter { $0[6] == "train" }, fValid = f.filter { $0[6] == "valid" }
+        let mean = fTrain.reduce(0.0) { $0 + Double($1[4])! } / Double(fTrain.count)
+        let baseMSE = fValid.reduce(0.0) { $0 + pow(Double($1[4])! - mean, 2) } / Double(fValid.count)
+        #expect(v["regression/fold/items"] as? Double == Double(fValid.count))
+        let got = try #require(v["regression/fold/baseline_mse"] as? Double)
         #expect(abs(got - baseMSE) < 1e-6 * max(baseMSE, 1e-3), "baseline_mse \(got) vs \(baseMSE)")
         // The summary carries the same last evaluation.
         let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("summary.json"))) as? [String: Any]
         let sv = try #require(summary?["validation"] as? [String: Double])
-        #expect(sv["classification/baseline_accuracy"] == v["classification/baseline_accuracy"] as? Double)
+        #expect(sv["classification/disorder/baseline_accuracy"] == v["classification/disorder/baseline_accuracy"] as? Double)
     }
 
     @Test("lora checkpoint: adapters + tuning.json, frozen base weights, reloads to the same outputs")

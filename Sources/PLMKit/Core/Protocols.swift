@@ -19,8 +19,12 @@ public struct BuildContext {
     public var recipeDirectory: URL
     public var maxLength: Int
     public var log: (String) -> Void
-    public init(seed: UInt64, recipeDirectory: URL, maxLength: Int, log: @escaping (String) -> Void = { _ in }) {
+    /// The run's data-parallel peers (targets that gather across ranks use it).
+    public var communicator: Communicator
+    public init(seed: UInt64, recipeDirectory: URL, maxLength: Int, log: @escaping (String) -> Void = { _ in },
+                communicator: Communicator = SingleProcessCommunicator()) {
         self.seed = seed; self.recipeDirectory = recipeDirectory; self.maxLength = maxLength; self.log = log
+        self.communicator = communicator
     }
 }
 
@@ -160,6 +164,11 @@ public struct Batch {
     public var tokens: IndexTensor
     /// Targets may stash prepared values here (e.g. MLM labels).
     public var extras: [String: IndexTensor] = [:]
+    /// Position of the first example within the step's global batch (all
+    /// ranks of a data-parallel run). Targets that draw per-example randomness
+    /// key it on `rowOffset + row`, so a rank's slice of the global batch sees
+    /// the same draws as the single-process batch.
+    public var rowOffset = 0
 
     public init(source: String, group: String, examples: [Example], padIndex: Int32 = 1) {
         self.source = source
@@ -180,10 +189,22 @@ public struct Batch {
 public struct TargetResult {
     public var loss: Tensor
     public var metrics: [String: Double]
+    /// How many items `loss` is a mean over (e.g. masked tokens). In a
+    /// data-parallel run the trainer rescales each rank's loss by
+    /// `count · ranks / Σ count` so that the averaged gradient is the gradient
+    /// of the global-batch mean. `nil`: a mean over the batch's examples.
+    public var count: Double?
+    /// The loss is the same global value on every rank, computed from
+    /// tensors gathered with `Communicator.allGatherRows` (gradient reaching
+    /// only this rank's rows): the trainer sums such losses' gradients over
+    /// the ranks instead of averaging them. `count` is then ignored.
+    public var replicated: Bool
     /// What the target scored in this batch, for whole-set evaluation (see `Predictions`).
     public var predictions: Predictions?
-    public init(loss: Tensor, metrics: [String: Double] = [:], predictions: Predictions? = nil) {
-        self.loss = loss; self.metrics = metrics; self.predictions = predictions
+    public init(loss: Tensor, metrics: [String: Double] = [:], count: Double? = nil, replicated: Bool = false,
+                predictions: Predictions? = nil) {
+        self.loss = loss; self.metrics = metrics; self.count = count; self.replicated = replicated
+        self.predictions = predictions
     }
 }
 

@@ -358,3 +358,45 @@ extension Embedder {
         batches(lengths: lengths, maxTokens: maxTokens)
     }
 }
+
+extension Embedder {
+    /// The per-rank output of a data-parallel `plm embed`: `OUT.rank-R-of-N.h5`.
+    public static func shardPath(_ output: String, rank: Int, size: Int) -> String {
+        "\(output).rank-\(rank)-of-\(size).h5"
+    }
+
+    /// Merges per-rank embedding files into `output`, records in `records`
+    /// order (record i is in shard i mod N), skipping records `output` already
+    /// holds complete; deletes the shards afterwards. Returns the records copied.
+    @discardableResult
+    public static func mergeShards(_ shards: [String], records: [FASTARecord], into output: String, overwrite: Bool) throws -> Int {
+        let exists = FileManager.default.fileExists(atPath: output)
+        let out: HDF5File = (exists && !overwrite) ? try HDF5File.open(output, mode: .readWrite) : try HDF5File.create(output, overwrite: true)
+        let files = try shards.map { try HDF5File.open($0) }
+        var copied = 0
+        for (i, r) in records.enumerated() {
+            let name = groupName(r.id)
+            if out.exists(name) {
+                if (try? out.group(name).intAttribute("complete")) == 1 { continue }
+                try out.delete(name)
+            }
+            let src = files[i % files.count]
+            guard src.exists(name) else { continue }   // an interrupted shard: rerun to finish
+            let from = try src.group(name)
+            guard (try? from.intAttribute("complete")) == 1 else { continue }
+            let to = try out.createGroup(name)
+            for ds in ["mean", "per_residue", "logits", "attentions", "contacts"] where from.exists(ds) {
+                try to.write(ds, try from.read(ds, as: Float.self))
+            }
+            try to.setAttribute("sequence", try from.stringAttribute("sequence"))
+            if try from.hasAttribute("id") { try to.setAttribute("id", try from.stringAttribute("id")) }
+            if try from.hasAttribute("truncated_to") { try to.setAttribute("truncated_to", try from.intAttribute("truncated_to")) }
+            try to.setAttribute("complete", 1)
+            copied += 1
+        }
+        try out.flush()
+        for f in files { f.close() }
+        out.close()
+        return copied
+    }
+}

@@ -12,10 +12,12 @@ public struct CheckpointState: Codable {
     /// a resume is bit-exact only when they are the same.
     public var threads: Int?
     public var blasCore: String?
+    /// Data-parallel ranks (MPI world size) of the run; absent for one process.
+    public var worldSize: Int?
 
     enum CodingKeys: String, CodingKey {
         case step, seed, loss, validationLoss = "validation_loss", recipeSHA = "recipe_digest"
-        case threads, blasCore = "blas_core"
+        case threads, blasCore = "blas_core", worldSize = "world_size"
     }
 }
 

@@ -17,11 +17,19 @@ public struct TrainingSummary: Codable, Sendable {
     /// Metrics of the last evaluation on the validation split (whole-set
     /// metrics and `baseline_*` numbers where the targets provide them).
     public var validation: [String: Double]? = nil
+    /// Data-parallel ranks; present when more than one.
+    public var worldSize: Int? = nil
+    /// Mean seconds per step spent in the gradient all-reduce (distributed runs).
+    public var allReduceSecondsPerStep: Double? = nil
+    /// Mean seconds per step that ranks waited for the slowest one before the all-reduce.
+    public var rankWaitSecondsPerStep: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case steps, finalLoss = "final_loss", trainableParameters = "trainable_parameters"
         case totalParameters = "total_parameters", tokensPerSecond = "tokens_per_second", seconds
         case bestValidationLoss = "best_validation_loss", resumedFrom = "resumed_from", interrupted, validation
+        case worldSize = "world_size", allReduceSecondsPerStep = "allreduce_seconds_per_step"
+        case rankWaitSecondsPerStep = "rank_wait_seconds_per_step"
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -36,6 +44,9 @@ public struct TrainingSummary: Codable, Sendable {
         try c.encodeIfPresent(resumedFrom, forKey: .resumedFrom)
         try c.encode(interrupted, forKey: .interrupted)
         try c.encodeIfPresent(validation, forKey: .validation)
+        try c.encodeIfPresent(worldSize, forKey: .worldSize)
+        try c.encodeIfPresent(allReduceSecondsPerStep, forKey: .allReduceSecondsPerStep)
+        try c.encodeIfPresent(rankWaitSecondsPerStep, forKey: .rankWaitSecondsPerStep)
     }
 }
 
@@ -89,18 +100,34 @@ public final class Trainer {
     let log: (String) -> Void
     let showProgress: Bool
     let resolvedYAML: String
+    /// Data-parallel peers (a single process unless started under MPI).
+    public let communicator: Communicator
+    /// Gradient all-reduce bucket size in floats (`PLM_ALLREDUCE_BUCKET_MB`, default 4 MB).
+    let bucketElements: Int
 
     /// Builds everything a recipe names. With `resume`, loads the newest
     /// checkpoint in `runDirectory`; otherwise the directory must not hold a run.
+    ///
+    /// With a `communicator` of more than one rank the run is data-parallel:
+    /// rank r trains on its slice of every step's global batch
+    /// (`training.batch_size` examples per rank and source), gradients are
+    /// averaged over the ranks, every rank takes the same optimizer step, and
+    /// rank 0 alone writes the run directory (which must be visible to every
+    /// rank for `--resume`).
     public init(recipe: Recipe, runDirectory: URL, resume: Bool, showProgress: Bool = true,
+                communicator: Communicator = SingleProcessCommunicator(),
                 log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws {
         self.recipe = recipe
         self.runDirectory = runDirectory
-        self.log = log
-        self.showProgress = showProgress
+        self.log = communicator.isRoot ? log : { _ in }
+        self.showProgress = showProgress && communicator.isRoot
+        self.communicator = communicator
+        let mb = ProcessInfo.processInfo.environment["PLM_ALLREDUCE_BUCKET_MB"].flatMap(Double.init) ?? 4
+        bucketElements = max(1024, Int(mb * 262_144))
         resolvedYAML = try RecipeLoader.resolvedYAML(recipe)
         if let t = recipe.training.threads { Threads.configure(t) }
-        let ctx = BuildContext(seed: recipe.seed, recipeDirectory: runDirectory, maxLength: recipe.data.maxLength, log: log)
+        let ctx = BuildContext(seed: recipe.seed, recipeDirectory: runDirectory, maxLength: recipe.data.maxLength, log: self.log,
+                               communicator: communicator)
 
         guard let encCfg = recipe.model.encoder.config as? EncoderPluginConfig else {
             throw TrainingError.plugin("model.encoder kind '\(recipe.model.encoder.kind)' does not build an encoder")
@@ -155,11 +182,11 @@ public final class Trainer {
             try loadCheckpoint(dir)
             step = n
             resumedFrom = n
-        } else if fm.fileExists(atPath: runDirectory.appendingPathComponent("metrics.jsonl").path)
-                    || Checkpoints.latest(in: runDirectory) != nil {
+        } else if communicator.isRoot && (fm.fileExists(atPath: runDirectory.appendingPathComponent("metrics.jsonl").path)
+                    || Checkpoints.latest(in: runDirectory) != nil) {
             throw TrainingError.runDirectoryExists(runDirectory.path)
         }
-        try fm.createDirectory(at: runDirectory, withIntermediateDirectories: true)
+        if communicator.isRoot { try fm.createDirectory(at: runDirectory, withIntermediateDirectories: true) }
     }
 
     /// Trainable parameters (encoder + heads) and all parameters.
@@ -198,19 +225,71 @@ public final class Trainer {
         return order[pos]
     }
 
+    /// This rank's slice of the global batch of (source, step, micro-batch).
+    ///
+    /// The global batch holds `batch_size · ranks` consecutive examples of the
+    /// source's deterministic order; rank r reads positions
+    /// `r · batch_size ..< (r + 1) · batch_size` of it, so the ranks' shards are
+    /// disjoint and together equal the single-process batch of `batch_size · ranks`.
+    /// Crop windows are drawn per global position (not per rank).
     func batch(source si: Int, step: Int, micro: Int, maxLength: Int) throws -> Batch {
         let bs = recipe.training.batchSize
-        let first = (step * recipe.training.gradAccumulation + micro) * bs
+        let global = bs * communicator.size
+        let first = (step * recipe.training.gradAccumulation + micro) * global
+        let offset = communicator.rank * bs
         var examples: [Example] = []
-        var cropRNG = rng(.crop, step, si, micro)
-        for b in 0..<bs {
+        var cropBase = rng(.crop, step, si, micro)
+        let cropSeed = cropBase.nextUInt64()
+        for b in offset..<(offset + bs) {
             var e = try sources[si].data.example(at: trainIndex(si, first + b))
             let n = e.tokens.count - 2
-            if n > maxLength { e = e.cropped(start: cropRNG.nextInt(below: n - maxLength + 1), length: maxLength) }
+            if n > maxLength {
+                var r = RNG(seed: cropSeed, offset: UInt64(b))
+                e = e.cropped(start: r.nextInt(below: n - maxLength + 1), length: maxLength)
+            }
             examples.append(e)
         }
         let c = sources[si].config
-        return Batch(source: c.name, group: c.group, examples: examples)
+        var batch = Batch(source: c.name, group: c.group, examples: examples)
+        batch.rowOffset = offset
+        return batch
+    }
+
+    /// Averages the gradients over the ranks: parameters in order, packed into
+    /// buckets of `bucketElements` floats, one in-place all-reduce per bucket.
+    /// A parameter without a gradient on some rank counts as zeros there; one
+    /// without a gradient on every rank keeps none (as in a single process).
+    func allReduceGradients() {
+        guard communicator.isDistributed else { return }
+        var has = parameters.map { $0.parameter.value.grad == nil ? 0.0 : 1.0 }
+        communicator.allReduceMax(&has)
+        var grads: [Tensor] = []
+        for (i, np) in parameters.enumerated() where has[i] > 0 {
+            let v = np.parameter.value
+            if v.grad == nil { v.grad = Tensor.zeros(v.shape) }
+            grads.append(v.grad!)
+        }
+        let scale = 1 / Float(communicator.size)
+        var buffer = [Float](repeating: 0, count: bucketElements)
+        var i = 0
+        while i < grads.count {
+            var j = i, n = 0
+            while j < grads.count && (n == 0 || n + grads[j].count <= bucketElements) { n += grads[j].count; j += 1 }
+            if buffer.count < n { buffer = [Float](repeating: 0, count: n) }
+            buffer.withUnsafeMutableBufferPointer { buf in
+                let p = buf.baseAddress!
+                var o = 0
+                for g in grads[i..<j] { p.advanced(by: o).update(from: g.data, count: g.count); o += g.count }
+                communicator.allReduceSum(p, count: n)
+                o = 0
+                for g in grads[i..<j] {
+                    let d = g.data
+                    for k in 0..<g.count { d[k] = p[o + k] * scale }
+                    o += g.count
+                }
+            }
+            i = j
+        }
     }
 
     // MARK: Training
@@ -219,12 +298,22 @@ public final class Trainer {
     /// metrics, checkpoints and the summary into the run directory.
     /// `stopAfter` ends the run early at that step as an interrupt would (checkpoint saved).
     public func run(interrupt: InterruptFlag? = nil, stopAfter: Int? = nil) throws -> TrainingSummary {
-        try resolvedYAML.write(to: runDirectory.appendingPathComponent("config.resolved.yaml"), atomically: true, encoding: .utf8)
-        let metrics = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"), truncateAfterStep: resumedFrom ?? 0)
+        let comm = communicator
+        let root = comm.isRoot
+        var metrics: MetricsLog? = nil
+        if root {
+            try resolvedYAML.write(to: runDirectory.appendingPathComponent("config.resolved.yaml"), atomically: true, encoding: .utf8)
+            metrics = try MetricsLog(url: runDirectory.appendingPathComponent("metrics.jsonl"), truncateAfterStep: resumedFrom ?? 0)
+        }
         let counts = parameterCounts
         log("parameters: \(counts.trainable.formatted()) trainable of \(counts.total.formatted())")
         log("threads: \(Threads.count), OpenBLAS core: \(Threads.blasCoreName); run directory: \(runDirectory.path)")
+        if comm.isDistributed {
+            log("data-parallel: \(comm.size) ranks × batch \(recipe.training.batchSize) per source = global batch \(comm.size * recipe.training.batchSize)")
+            try checkRanksAgree()
+        }
         if let r = resumedFrom { log("resuming from step \(r)") }
+        var allReduceSeconds = 0.0, waitSeconds = 0.0, allReduceSteps = 0
 
         let total = recipe.training.steps
         let bar = ProgressBar("train", total: total - step, unit: "steps", enabled: showProgress)
@@ -237,13 +326,18 @@ public final class Trainer {
         let clip = recipe.training.clip
 
         while step < total {
-            if interrupt?.isRaised == true || stopAfter.map({ step >= $0 }) == true { interrupted = true; break }
+            var stop = [interrupt?.isRaised == true || stopAfter.map({ step >= $0 }) == true ? 1.0 : 0.0]
+            if comm.isDistributed { comm.allReduceMax(&stop) }   // every rank stops at the same step
+            if stop[0] > 0 { interrupted = true; break }
             let lr = schedule.lr(at: step)
             let maxLength = recipe.maxLength(atStep: step)
             var stepTokens = 0
             var stepLoss = 0.0
+            var microValue = 0.0
             for micro in 0..<recipe.training.gradAccumulation {
-                var microLoss: Tensor? = nil
+                // Every loss of this micro-batch: (source, target, loss, count it averages over, value).
+                var microTokens = 0
+                var terms: [(si: Int, ti: Int, key: String, loss: Tensor, count: Double, value: Double, replicated: Bool)] = []
                 for si in sources.indices {
                     var b = try batch(source: si, step: step, micro: micro, maxLength: maxLength)
                     let active = targets.indices.filter { targets[$0].applies(to: b.source) }
@@ -253,23 +347,58 @@ public final class Trainer {
                         targets[ti].prepare(&b, rng: &r)
                     }
                     let request = active.reduce(EncoderRequest()) { $0.union(targets[$1].request) }
-                    let ctx = ForwardContext(rng: rng(.dropout, step, si, micro))
+                    // Dropout masks differ per rank (rank 0 keeps the single-process stream):
+                    // runs with dropout are equivalent in distribution, not bit for bit.
+                    let ctx = ForwardContext(rng: rng(.dropout, step, si + 4096 * communicator.rank, micro))
                     let out = try encoder.encode(batch: b, request: request, context: ctx)
                     for ti in active {
                         let res = try targets[ti].loss(b, output: out, encoder: encoder, context: ctx)
-                        let l = res.loss * sources[si].config.weight
-                        microLoss = microLoss.map { $0 + l } ?? l
                         let key = sources.count > 1 ? "\(targetNames[ti])/\(b.source)" : targetNames[ti]
-                        window.add(key + "/loss", Double(res.loss.item()))
+                        terms.append((si, ti, key, res.loss, res.replicated ? 1 : res.count ?? Double(b.examples.count), Double(res.loss.item()), res.replicated))
                         for (k, v) in res.metrics { window.add("\(key)/\(k)", v) }
                     }
-                    stepTokens += b.tokenCount
+                    microTokens += b.tokenCount
+                }
+                // Data-parallel: each rank's loss is a mean over its own items; rescaled by
+                // count · ranks / Σ count, the rank-averaged gradient is the gradient of the
+                // mean over the whole global batch (MLM: masked tokens differ per rank).
+                var global = terms.flatMap { [$0.count, $0.count * $0.value] } + [Double(microTokens)]
+                if comm.isDistributed { comm.allReduceSum(&global) }
+                stepTokens += comm.isDistributed ? Int(global[global.count - 1]) : microTokens   // tokens of all ranks
+                var microLoss: Tensor? = nil
+                for (n, t) in terms.enumerated() {
+                    var l = t.loss * sources[t.si].config.weight
+                    var value = t.value
+                    if comm.isDistributed {
+                        let totalCount = global[2 * n]
+                        value = totalCount > 0 ? global[2 * n + 1] / totalCount : 0
+                        // A replicated loss (same value on every rank, gradient through local rows only) is summed.
+                        l = l * Float(t.replicated ? Double(comm.size) : totalCount > 0 ? t.count * Double(comm.size) / totalCount : 0)
+                    }
+                    microLoss = microLoss.map { $0 + l } ?? l
+                    window.add(t.key + "/loss", value)
+                }
+                if comm.isDistributed {
+                    microValue = terms.indices.reduce(0.0) { acc, n in
+                        let c = global[2 * n]
+                        return acc + (c > 0 ? global[2 * n + 1] / c : 0) * Double(sources[terms[n].si].config.weight)
+                    }
                 }
                 guard let ml = microLoss else { continue }
-                let value = Double(ml.item())
+                let value = comm.isDistributed ? microValue : Double(ml.item())
                 guard value.isFinite else { throw TrainingError.nonFiniteLoss(step: step, detail: "loss \(value)") }
                 stepLoss += value / Double(recipe.training.gradAccumulation)
                 (ml * (1 / Float(recipe.training.gradAccumulation))).backward()
+            }
+            if comm.isDistributed {
+                // The barrier separates waiting for the slowest rank from the all-reduce itself.
+                let w0 = comm.wallTime()
+                comm.barrier()
+                let a0 = comm.wallTime()
+                allReduceGradients()
+                allReduceSeconds += comm.wallTime() - a0
+                waitSeconds += a0 - w0
+                allReduceSteps += 1
             }
             if let v = clip?.value { GradientClipping.clipValue(parameters, v) }
             if let n = clip?.norm { window.add("grad_norm", Double(GradientClipping.clipNorm(parameters, n))) }
@@ -288,14 +417,20 @@ public final class Trainer {
                 line["lr"] = Double(lr)
                 line["tokens_per_second"] = elapsed > 0 ? Double(tokensTotal) / elapsed : 0
                 line["elapsed_seconds"] = elapsed
-                try metrics.append(line, split: "train")
+                if comm.isDistributed {
+                    line["ranks"] = Double(comm.size)
+                    line["allreduce_seconds"] = allReduceSteps > 0 ? allReduceSeconds / Double(allReduceSteps) : 0
+                    line["rank_wait_seconds"] = allReduceSteps > 0 ? waitSeconds / Double(allReduceSteps) : 0
+                }
+                try metrics?.append(line, split: "train")
                 window = MetricWindow()
             }
-            if let e = recipe.training.evalEvery, step % e == 0 || step == total, let v = try evaluate() {
+            // Evaluation runs on rank 0 alone (no collectives inside); the others go on to the next step.
+            if root, let e = recipe.training.evalEvery, step % e == 0 || step == total, let v = try evaluate() {
                 lastEvaluation = v
                 var line = v
                 line["step"] = Double(step)
-                try metrics.append(line, split: "validation")
+                try metrics?.append(line, split: "validation")
                 if let l = v["loss"], bestVal.map({ l < $0 }) ?? true {
                     bestVal = l
                     try saveCheckpoint(name: "best", loss: lastLoss, validationLoss: l)
@@ -316,9 +451,17 @@ public final class Trainer {
                                       seconds: elapsed, bestValidationLoss: bestVal, resumedFrom: resumedFrom,
                                       interrupted: interrupted)
         summary.validation = lastEvaluation
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try enc.encode(summary).write(to: runDirectory.appendingPathComponent("summary.json"), options: .atomic)
+        if comm.isDistributed {
+            summary.worldSize = comm.size
+            summary.allReduceSecondsPerStep = allReduceSteps > 0 ? allReduceSeconds / Double(allReduceSteps) : 0
+            summary.rankWaitSecondsPerStep = allReduceSteps > 0 ? waitSeconds / Double(allReduceSteps) : 0
+        }
+        if root {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try enc.encode(summary).write(to: runDirectory.appendingPathComponent("summary.json"), options: .atomic)
+        }
+        comm.barrier()   // no rank reports success before rank 0 has written the run
         return summary
     }
 
@@ -335,7 +478,7 @@ public final class Trainer {
         var predictions: [String: (target: Int, source: Int, rows: Predictions)] = [:]
         try withNoGrad {
             for (si, s) in sources.enumerated() where !s.validation.isEmpty {
-                let bs = recipe.training.batchSize
+                let bs = recipe.training.batchSize * communicator.size   // the global batch: same chunks (and masks) for every rank count
                 for chunk in stride(from: 0, to: s.validation.count, by: bs) {
                     var examples: [Example] = []
                     for k in s.validation[chunk..<min(chunk + bs, s.validation.count)] {
@@ -398,7 +541,10 @@ public final class Trainer {
     // MARK: Checkpoints
 
     /// Writes `name/` atomically: the encoder (HF layout), heads, optimizer state, state.json.
+    /// Rank 0 only (other ranks return at once); written to a temporary
+    /// directory and renamed, so a rank killed mid-write leaves no corrupt checkpoint.
     func saveCheckpoint(name: String, loss: Double, validationLoss: Double? = nil) throws {
+        guard communicator.isRoot else { return }
         let fm = FileManager.default
         let final = runDirectory.appendingPathComponent(name)
         let tmp = runDirectory.appendingPathComponent(".\(name).tmp-\(getpid())")
@@ -414,7 +560,8 @@ public final class Trainer {
         try SafeTensors.write(optimizer.stateTensors(), to: tmp.appendingPathComponent("optimizer.safetensors"))
         let state = CheckpointState(step: step, seed: recipe.seed, loss: loss.isFinite ? loss : nil,
                                     validationLoss: validationLoss, recipeSHA: Checkpoints.digest(resolvedYAML),
-                                    threads: Threads.count, blasCore: Threads.blasCoreName)
+                                    threads: Threads.count, blasCore: Threads.blasCoreName,
+                                    worldSize: communicator.isDistributed ? communicator.size : nil)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try enc.encode(state).write(to: tmp.appendingPathComponent("state.json"))
@@ -423,10 +570,29 @@ public final class Trainer {
         if name.hasPrefix("checkpoint-") { Checkpoints.prune(runDirectory, keep: recipe.training.keepCheckpoints) }
     }
 
+    /// Every rank must start from the same step and parameters: compares a
+    /// checksum of them across ranks (a collective).
+    func checkRanksAgree() throws {
+        var sum = 0.0, weighted = 0.0
+        var k = 0.0
+        for (_, p) in parameters {
+            let v = p.value, d = v.data
+            for i in stride(from: 0, to: v.count, by: max(1, v.count / 64)) { sum += Double(d[i]); k += 1; weighted += Double(d[i]) * k }
+        }
+        let mine: [Float] = [Float(step), Float(sum), Float(weighted)]
+        let all = communicator.allGather(mine)
+        for r in 1..<communicator.size where Array(all[(3 * r)..<(3 * r + 3)]) != Array(all[0..<3]) {
+            throw TrainingError.plugin("rank \(r) starts from a different state than rank 0 (step \(Int(all[3 * r])) vs \(Int(all[0])), or different parameters); the run directory must be the same for every rank")
+        }
+    }
+
     func loadCheckpoint(_ dir: URL) throws {
         if let st = try? JSONDecoder().decode(CheckpointState.self, from: Data(contentsOf: dir.appendingPathComponent("state.json"))) {
             if st.recipeSHA != Checkpoints.digest(resolvedYAML) {
                 log("note: the recipe differs from the one this checkpoint was trained with")
+            }
+            if (st.worldSize ?? 1) != communicator.size {
+                log("note: checkpoint was written by \(st.worldSize ?? 1) rank(s), this run has \(communicator.size): the global batch is batch_size × ranks, so the continuation differs from the original run")
             }
             if let t = st.threads, let c = st.blasCore, t != Threads.count || c != Threads.blasCoreName {
                 log("note: checkpoint was written with \(t) threads on OpenBLAS \(c), this run uses \(Threads.count) on \(Threads.blasCoreName); the continuation is not bit-identical to an uninterrupted run")

@@ -1,0 +1,253 @@
+import Foundation
+import PLMData
+import PLMNN
+import Testing
+
+/// `mpirun` on PATH (Open MPI), or nil: the MPI tests are then skipped.
+enum MPITestSupport {
+    static let mpirun: String? = {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/usr/local/bin").split(separator: ":") {
+            let p = "\(dir)/mpirun"
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        return nil
+    }()
+    static var available: Bool { mpirun != nil }
+    static let skipNote: Comment = "mpirun not found: install Open MPI (bash scripts/install-deps.sh) to run the MPI tests"
+
+    static let quickstart = CLIFixtures.root.appendingPathComponent("recipes/quickstart.yaml").path
+
+    /// Common `--set`s: a tiny quickstart run, no evaluation.
+    static func sets(steps: Int, batch: Int, extra: [String] = []) -> [String] {
+        (["training.steps=\(steps)", "training.batch_size=\(batch)", "training.eval_every=100000", "training.log_every=1"] + extra)
+            .flatMap { ["--set", $0] }
+    }
+
+    /// Starts `mpirun -np N plm ARGS` (one OpenBLAS/pool thread per rank) with output to files.
+    static func start(np: Int, _ args: [String], mca: [String] = [], tag: String = "") throws -> (Process, out: String, err: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: mpirun!)
+        p.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", "\(np)"] + mca
+            + ["-x", "PLM_NUM_THREADS=1", "-x", "PLM_TEST_TAG=\(tag)", productsDirectory().appendingPathComponent("plm").path] + args
+        var env = ProcessInfo.processInfo.environment
+        env["PLM_NUM_THREADS"] = "1"
+        p.environment = env
+        let out = CLIFixtures.temp("mpi.out"), err = CLIFixtures.temp("mpi.err")
+        FileManager.default.createFile(atPath: out, contents: nil)
+        FileManager.default.createFile(atPath: err, contents: nil)
+        p.standardOutput = FileHandle(forWritingAtPath: out)
+        p.standardError = FileHandle(forWritingAtPath: err)
+        try p.run()
+        return (p, out, err)
+    }
+
+    static func run(np: Int, _ args: [String], mca: [String] = []) throws -> (status: Int32, stdout: String, stderr: String) {
+        let (p, o, e) = try start(np: np, args, mca: mca)
+        p.waitUntilExit()
+        defer { try? FileManager.default.removeItem(atPath: o); try? FileManager.default.removeItem(atPath: e) }
+        return (p.terminationStatus, (try? String(contentsOfFile: o, encoding: .utf8)) ?? "", (try? String(contentsOfFile: e, encoding: .utf8)) ?? "")
+    }
+
+    /// Plain `plm` (no MPI) with one thread.
+    static func single(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let p = Process()
+        p.executableURL = productsDirectory().appendingPathComponent("plm")
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env["PLM_NUM_THREADS"] = "1"
+        p.environment = env
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    /// Largest difference between two model files relative to the largest
+    /// magnitude, over the whole parameter vector and per tensor.
+    static func compare(_ a: String, _ b: String) throws -> (global: Double, perTensor: [(String, Double)]) {
+        let x = try SafeTensorsFile(url: URL(fileURLWithPath: a)).tensors(copy: true)
+        let y = try SafeTensorsFile(url: URL(fileURLWithPath: b)).tensors(copy: true)
+        #expect(Set(x.keys) == Set(y.keys))
+        var num = 0.0, den = 0.0
+        var per: [(String, Double)] = []
+        for (k, t) in x {
+            guard let u = y[k], u.count == t.count else { Issue.record("tensor \(k) missing or resized"); continue }
+            var m = 0.0, d = 0.0
+            for i in 0..<t.count {
+                let p = Double(t.data[i]), q = Double(u.data[i])
+                m = max(m, abs(p)); d = max(d, abs(p - q))
+                num += (p - q) * (p - q); den += p * p
+            }
+            per.append((k, d / max(m, 1e-30)))
+        }
+        return ((num / max(den, 1e-300)).squareRoot(), per.sorted { $0.1 > $1.1 })
+    }
+
+    /// Pid of rank `rank` of the job started with PLM_TEST_TAG=tag.
+    static func pid(ofRank rank: Int, tag: String) -> Int32? {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
+        for n in names {
+            guard let pid = Int32(n), let env = FileManager.default.contents(atPath: "/proc/\(n)/environ") else { continue }
+            let vars = env.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            if vars.contains("PLM_TEST_TAG=\(tag)") && vars.contains("OMPI_COMM_WORLD_RANK=\(rank)") { return pid }
+        }
+        return nil
+    }
+}
+
+@Suite("mpirun plm train (data-parallel)", .serialized, .enabled(if: MPITestSupport.available, MPITestSupport.skipNote))
+struct MPICLITests {
+    typealias S = MPITestSupport
+
+    @Test("MLM: 2 ranks × batch 4 (TCP transport) equal 1 process × batch 8 after 3 steps")
+    func mlmEquivalence() throws {
+        let one = CLIFixtures.temp("mpi-eq1"), two = CLIFixtures.temp("mpi-eq2")
+        defer { for d in [one, two] { try? FileManager.default.removeItem(atPath: d) } }
+        let a = try S.single(["train", S.quickstart] + S.sets(steps: 3, batch: 8) + ["--out", one, "--quiet"])
+        #expect(a.status == 0, "stderr: \(a.stderr)")
+        // Force the TCP transport once, so the network path (not shared memory) is exercised.
+        let b = try S.run(np: 2, ["train", S.quickstart] + S.sets(steps: 3, batch: 4) + ["--out", two, "--quiet"],
+                          mca: ["--mca", "btl", "tcp,self"])
+        #expect(b.status == 0, "stderr: \(b.stderr)")
+        // rank 0 alone reports and writes
+        #expect(b.stdout.components(separatedBy: "trained 3 steps").count == 2, "stdout: \(b.stdout)")
+        #expect(b.stdout.contains("2 ranks"))
+        let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: two + "/summary.json"))) as! [String: Any]
+        #expect(summary["world_size"] as? Int == 2)
+        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: two + "/checkpoint-3/state.json"))) as! [String: Any]
+        #expect(state["world_size"] as? Int == 2)
+        let l1 = summary["final_loss"] as? Double ?? .nan
+        let s1 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: one + "/summary.json"))) as! [String: Any]
+        let l0 = s1["final_loss"] as? Double ?? .nan
+        #expect(abs(l1 - l0) <= 1e-5 * abs(l0), "final loss: 1 process \(l0), 2 ranks \(l1)")
+        let (global, per) = try S.compare(one + "/checkpoint-3/model.safetensors", two + "/checkpoint-3/model.safetensors")
+        #expect(global < 1e-5, "relative L2 difference of all parameters: \(global)")
+        // Attention key biases have an exactly zero gradient (softmax ignores a
+        // per-query constant), so theirs is pure rounding noise that AdamW
+        // normalises to lr-sized steps; every other tensor must agree closely.
+        let worst = per.filter { !$0.0.hasSuffix("key.bias") }
+        #expect((worst.first?.1 ?? 0) < 1e-4, "worst tensors: \(per.prefix(4))")
+        print("MPI equivalence (MLM, 3 steps): relative L2 \(global); worst tensors \(per.prefix(3))")
+    }
+
+    @Test("contrastive (S-PLM): 2 ranks × batch 4 equal 1 process × batch 8 — gathered negatives, synchronised BatchNorm")
+    func contrastiveEquivalence() throws {
+        let one = CLIFixtures.temp("mpi-c1"), two = CLIFixtures.temp("mpi-c2")
+        defer { for d in [one, two] { try? FileManager.default.removeItem(atPath: d) } }
+        let recipe = CLIFixtures.root.appendingPathComponent("recipes/splm.yaml").path
+        func sets(_ batch: Int) -> [String] {
+            ["model.encoder={kind: esm2, layers: 1, hidden_size: 32, heads: 2}", "model.tuning.layers={top: 1}",
+             "targets.0.patch_size=8", "targets.0.dim=16", "targets.0.depth=2", "targets.0.heads=2", "targets.0.window=2",
+             "targets.0.projection_hidden=32", "targets.0.projection_dim=16", "data.max_length=64",
+             "data.sources.0.validation_fraction=0", "training.steps=3", "training.batch_size=\(batch)",
+             "training.log_every=1", "training.eval_every=1000"].flatMap { ["--set", $0] }
+        }
+        let a = try S.single(["train", recipe] + sets(8) + ["--out", one, "--quiet"])
+        #expect(a.status == 0, "stderr: \(a.stderr)")
+        let b = try S.run(np: 2, ["train", recipe] + sets(4) + ["--out", two, "--quiet"])
+        #expect(b.status == 0, "stderr: \(b.stderr)")
+        func norms(_ d: String) throws -> [Double] {
+            try String(contentsOfFile: d + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+                .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                .compactMap { $0["grad_norm"] as? Double }
+        }
+        let (n1, n2) = (try norms(one), try norms(two))
+        #expect(n1.count == 3 && n2.count == 3)
+        for (x, y) in zip(n1, n2) { #expect(abs(x - y) <= 1e-5 * x, "gradient norms \(n1) vs \(n2)") }
+        for file in ["heads.safetensors", "adapters.safetensors"] {
+            let (global, per) = try S.compare(one + "/checkpoint-3/" + file, two + "/checkpoint-3/" + file)
+            #expect(global < 1e-5, "\(file): relative L2 difference \(global)")
+            // The structure encoder's final LayerNorm bias shifts every row's
+            // pooled embedding by one vector, which the projector's BatchNorm
+            // subtracts again: its gradient is exactly zero, its update rounding noise.
+            let worst = per.filter { !$0.0.hasSuffix("structure_encoder.norm.bias") }
+            #expect((worst.first?.1 ?? 0) < 1e-4, "\(file): worst tensors \(per.prefix(4))")
+            print("MPI equivalence (contrastive, 3 steps) \(file): relative L2 \(global); worst tensors \(per.prefix(3))")
+        }
+    }
+
+    @Test("killing one rank ends the job within seconds; the checkpoint loads and --resume reaches the uninterrupted result")
+    func killOneRank() throws {
+        let ref = CLIFixtures.temp("mpi-ref"), run = CLIFixtures.temp("mpi-kill")
+        defer { for d in [ref, run] { try? FileManager.default.removeItem(atPath: d) } }
+        let steps = 8   // the schedule depends on training.steps: the killed run uses the same recipe
+        let set = S.sets(steps: steps, batch: 4, extra: ["training.checkpoint_every=2"])
+        let r = try S.run(np: 2, ["train", S.quickstart] + set + ["--out", ref, "--quiet"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+
+        let tag = UUID().uuidString
+        let (p, _, errFile) = try S.start(np: 2, ["train", S.quickstart] + set + ["--out", run, "--quiet"], tag: tag)
+        defer { if p.isRunning { p.terminate() } }
+        let deadline = Date().addingTimeInterval(300)
+        while Date() < deadline && !FileManager.default.fileExists(atPath: run + "/checkpoint-2/state.json") && p.isRunning {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        guard let victim = S.pid(ofRank: 1, tag: tag) else { Issue.record("rank 1 not found"); return }
+        kill(victim, SIGKILL)
+        let killed = Date()
+        while p.isRunning && Date().timeIntervalSince(killed) < 60 { Thread.sleep(forTimeInterval: 0.05) }
+        let waited = Date().timeIntervalSince(killed)
+        #expect(!p.isRunning, "the job still runs \(waited) s after a rank was killed")
+        p.waitUntilExit()
+        let stderr = (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? ""
+        #expect(p.terminationStatus != 0)
+        #expect(waited < 15, "job took \(waited) s to end")
+        #expect(stderr.contains("plm rank 0/2") || stderr.contains("exited on signal 9"), "stderr: \(stderr)")
+        print("kill one rank: job ended \(String(format: "%.2f", waited)) s later with status \(p.terminationStatus)")
+
+        // The newest checkpoint is complete and loads as a model.
+        let saved = try FileManager.default.contentsOfDirectory(atPath: run).compactMap { $0.hasPrefix("checkpoint-") ? Int($0.dropFirst(11)) : nil }
+        let last = try #require(saved.max())
+        #expect(last < steps, "the killed run got to step \(last); make it slower or kill sooner")
+        _ = try EsmForMaskedLM.load(directory: URL(fileURLWithPath: run + "/checkpoint-\(last)"))
+
+        let resumed = try S.run(np: 2, ["train", S.quickstart] + set + ["--resume", run, "--quiet"])
+        #expect(resumed.status == 0 && resumed.stdout.contains("trained \(steps) steps"), "stderr: \(resumed.stderr)")
+        let (global, per) = try S.compare(ref + "/checkpoint-\(steps)/model.safetensors", run + "/checkpoint-\(steps)/model.safetensors")
+        #expect(global == 0 && (per.first?.1 ?? 0) == 0, "resumed run differs from the uninterrupted one: \(global), \(per.prefix(3))")
+    }
+
+    @Test("plm embed: 2 ranks shard the FASTA and merge into one file equal to the single-process output")
+    func embedShards() throws {
+        let one = CLIFixtures.temp("e1.h5"), two = CLIFixtures.temp("e2.h5")
+        defer { for d in [one, two] { try? FileManager.default.removeItem(atPath: d) } }
+        let args = ["embed", "--model", CLIFixtures.tinyRotary, "--fasta", CLIFixtures.embedFasta, "--logits", "--per-residue", "--quiet"]
+        let a = try S.single(args + ["--out", one])
+        #expect(a.status == 0, "stderr: \(a.stderr)")
+        let b = try S.run(np: 2, args + ["--out", two])
+        #expect(b.status == 0, "stderr: \(b.stderr)")
+        #expect(b.stderr.contains("merged 2 shard(s)"), "stderr: \(b.stderr)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: FileManager.default.temporaryDirectory.path)
+            .filter { $0.hasPrefix(URL(fileURLWithPath: two).lastPathComponent + ".rank-") }
+        #expect(left.isEmpty, "shards left behind: \(left)")
+        let f1 = try HDF5File.open(one), f2 = try HDF5File.open(two)
+        #expect(try f1.childNames() == f2.childNames())
+        for g in try f1.childNames() {
+            for ds in ["mean", "per_residue", "logits"] {
+                let x = try f1.group(g).read(ds, as: Float.self), y = try f2.group(g).read(ds, as: Float.self)
+                #expect(x.shape == y.shape)
+                let diff = zip(x.values, y.values).map { abs($0 - $1) }.max() ?? 0
+                let scale = x.values.map { abs($0) }.max() ?? 1
+                #expect(diff <= 1e-5 * scale, "\(g)/\(ds): max difference \(diff)")
+            }
+            #expect(try f1.group(g).stringAttribute("sequence") == f2.group(g).stringAttribute("sequence"))
+        }
+    }
+
+    @Test("a missing MPI library is a clear error, not a crash")
+    func missingLibrary() throws {
+        let r = try S.run(np: 1, ["train", S.quickstart, "--quiet"], mca: ["-x", "PLM_MPI_LIBRARY=/nonexistent/libmpi.so"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("error: MPI: cannot load /nonexistent/libmpi.so"), "stderr: \(r.stderr)")
+    }
+
+    @Test("a rank that fails ends every rank with its message")
+    func errorOnStart() throws {
+        let r = try S.run(np: 2, ["train", S.quickstart, "--set", "training.steps=eighty", "--quiet"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("training.steps"), "stderr: \(r.stderr)")
+    }
+}
