@@ -23,6 +23,8 @@ struct Options {
     var plm: String? = nil
     /// Only these per-frame steps (and no whole passes); nil = everything.
     var steps: [MDFeatureBenchmark.Step]? = nil
+    /// Print a digest of the DSSP and SASA outputs per trajectory.
+    var digest = false
 }
 
 func parse() -> Options {
@@ -35,6 +37,7 @@ func parse() -> Options {
         case "--repeat": o.repeats = max(1, Int(args.removeFirst()) ?? 3)
         case "--plm": o.plm = args.removeFirst()
         case "--json": o.json = true
+        case "--digest": o.digest = true
         case "--steps":
             o.steps = args.removeFirst().split(separator: ",").map {
                 guard let s = MDFeatureBenchmark.Step(rawValue: String($0)) else {
@@ -133,6 +136,7 @@ if opts.md {
             steps[step.rawValue] = opts.steps.map { $0.contains(step) } ?? true
                 ? best(opts.repeats) { bench.cpuSecondsPerFrame(step) } * 1e3 : .nan
         }
+        if opts.digest { print("\(name): \(bench.outputDigest)") }
         if opts.steps != nil {
             if !opts.json {
                 let s = MDFeatureBenchmark.Step.allCases.map { String(format: "%9.4f", steps[$0.rawValue]!) }.joined(separator: " ")

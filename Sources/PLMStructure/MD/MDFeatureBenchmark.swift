@@ -63,6 +63,19 @@ public final class MDFeatureBenchmark {
         return (threadCPUSeconds() - t0) / Double(slots.count)
     }
 
+    /// FNV-1a digest of every frame's DSSP classes and SASA bits (to check that an
+    /// optimisation leaves the outputs unchanged).
+    public var outputDigest: String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ b: UInt8) { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        var d: UInt64 = 0xcbf2_9ce4_8422_2325
+        for s in slots {
+            for c in s.dssp { mix(c) }
+            for a in s.sasa { d = (d ^ UInt64(a.bitPattern)) &* 0x100_0000_01b3 }
+        }
+        return String(format: "dssp %016llx sasa %016llx", h, d)
+    }
+
     /// Atom-level interaction contacts found per frame (all types; a size check for the contacts step).
     public var contactEventsPerFrame: Double {
         Double(slots.reduce(0) { $0 + $1.events.count }) / Double(slots.count)

@@ -291,7 +291,7 @@ final class MDFrameEngine: @unchecked Sendable {
     /// Step 3: DSSP classes (`s.dssp`) from the superposed frame.
     func dssp(_ s: inout MDFrameSlot) {
         s.nm.withUnsafeBufferPointer { x in s.dssp.withUnsafeMutableBufferPointer { o in
-            MDDSSP.assign(positions: x.baseAddress!, tables: top.dssp, out: o.baseAddress!)
+            MDDSSP.assign(positions: x.baseAddress!, tables: top.dssp, out: o.baseAddress!, workspace: s.dsspWork)
         }}
     }
 
@@ -325,6 +325,8 @@ struct MDFrameSlot {
     var dssp: [UInt8]
     var phi: [Int8], psi: [Int8], chi: [Int8]
     var events: [UInt64] = []
+    /// DSSP scratch memory (a slot is processed by one thread at a time).
+    let dsspWork = MDDSSPWorkspace()
     var seconds = [Double](repeating: 0, count: 5)
 
     init(engine e: MDFrameEngine) {
