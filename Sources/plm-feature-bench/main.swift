@@ -181,7 +181,7 @@ if opts.md {
 if opts.nma {
     openblas_set_num_threads(1)
     var rows: [[String: Any]] = []
-    if !opts.json { print("\nNMA (GNM + ANM, SeqDance features; OpenBLAS 1 thread):\nstructure  residues  read+NMA (process CPU ms) | plm prepare nma --jobs 1 (process, ms)") }
+    if !opts.json { print("\nNMA (GNM + ANM, SeqDance features; OpenBLAS 1 thread):\nstructure  residues  read+NMA (process CPU ms) | plm prepare nma (process, LAPACK all cores, ms)") }
     for file in ["2G3R.pdb", "1TIM.pdb"] {
         let url = data.appendingPathComponent("structures").appendingPathComponent(file)
         var n = 0
@@ -197,7 +197,7 @@ if opts.nma {
             let out = tmp.appendingPathComponent("\(file).h5").path
             command = best(opts.repeats) {
                 try? FileManager.default.removeItem(atPath: out)
-                return runPLM(plm, ["prepare", "nma", "--structure", url.path, "--out", out, "--jobs", "1", "--quiet"]) ?? .infinity
+                return runPLM(plm, ["prepare", "nma", "--structure", url.path, "--out", out, "--quiet"]) ?? .infinity
             }
             if command == .infinity { command = nil }
         }

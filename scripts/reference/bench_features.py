@@ -24,6 +24,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 
 
+def fmt(x):
+    return f"{x:.3g}" if x < 100 else f"{x:.0f}"
+
+
 def run_json(cmd, env=None):
     e = dict(os.environ)
     e.update(env or {})
@@ -45,6 +49,10 @@ def main():
     structures = [os.path.join(a.data, "structures", s) for s in ("2G3R.pdb", "1TIM.pdb")]
     prody = run_json([sys.executable, os.path.join(HERE, "nma", "bench_prody.py"), f"--repeat={a.repeat}", "--json"]
                      + structures, one)
+    # `plm prepare nma` on a single structure gives LAPACK every core; compare it with ProDy on as many.
+    cores = str(ours["cpus"])
+    prody_all = run_json([sys.executable, os.path.join(HERE, "nma", "bench_prody.py"), f"--repeat={a.repeat}", "--json"]
+                         + structures, {"OMP_NUM_THREADS": cores, "OPENBLAS_NUM_THREADS": cores})
     load1 = os.getloadavg()
 
     print(f"OpenBLAS core {ours['openblas_core']}, {ours['cpus']} CPUs; MDTraj {mdtraj['mdtraj']}, "
@@ -63,20 +71,25 @@ def main():
         size = f"{r['atoms']} / {r['residues']} / {r['frames']}"
         for key, rkey, rname in labels:
             x, y = r["cpu_ms_per_frame"][key], m["cpu_ms_per_frame"][rkey]
-            print(f"| {r['name']} | {size} | {key} | {x:.4f} | {rname} | {y:.4f} | {y / x:.1f}x |")
+            print(f"| {r['name']} | {size} | {key} | {fmt(x)} | {rname} | {fmt(y)} | {y / x:.1f}x |")
         x, y = r["pass_cpu_ms_per_frame"], m["pass_cpu_ms_per_frame"]
-        print(f"| {r['name']} | {size} | whole pass (read + all features; PLMKit incl. contacts) | {x:.4f} | "
-              f"MDTraj load + SeqDance features (no contacts) | {y:.4f} | {y / x:.1f}x |")
+        print(f"| {r['name']} | {size} | whole pass (read + all features; PLMKit incl. contacts) | {fmt(x)} | "
+              f"MDTraj load + SeqDance features (no contacts) | {fmt(y)} | {y / x:.1f}x |")
         if "prepare_md_cpu_s" in r:
-            print(f"| {r['name']} | {size} | `plm prepare md --threads 1` (process, start-up and HDF5 incl.) | "
-                  f"{r['prepare_md_cpu_s'] * 1e3 / r['frames']:.4f} | | | |")
+            z = r['prepare_md_cpu_s'] * 1e3 / r['frames']
+            print(f"| {r['name']} | {size} | `plm prepare md --threads 1` (whole process: start-up, HDF5 output) | "
+                  f"{fmt(z)} | MDTraj load + SeqDance features (no contacts) | {fmt(y)} | {y / z:.1f}x |")
     pref = {r["name"]: r for r in prody["nma"]}
-    print("\n| structure | residues | PLMKit read + NMA, CPU ms | `plm prepare nma --jobs 1`, CPU ms | ProDy parse + GNM + ANM, CPU ms | ProDy / PLMKit |")
-    print("|---|---|---|---|---|---|")
+    pall = {r["name"]: r for r in prody_all["nma"]}
+    print(f"\n| structure | residues | PLMKit read + NMA (1 thread), CPU ms | ProDy parse + GNM + ANM (1 thread), CPU ms "
+          f"| ratio | `plm prepare nma` (whole process, LAPACK {cores} threads), CPU ms "
+          f"| ProDy (OpenBLAS {cores} threads), CPU ms | ratio |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in ours["nma"]:
-        y = pref[r["name"]]["cpu_ms"]
-        cmd = f"{r['prepare_nma_cpu_ms']:.1f}" if "prepare_nma_cpu_ms" in r else "-"
-        print(f"| {r['name']} | {r['residues']} | {r['cpu_ms']:.1f} | {cmd} | {y:.1f} | {y / r['cpu_ms']:.1f}x |")
+        y, y2 = pref[r["name"]]["cpu_ms"], pall[r["name"]]["cpu_ms"]
+        c = r.get("prepare_nma_cpu_ms")
+        print(f"| {r['name']} | {r['residues']} | {r['cpu_ms']:.1f} | {y:.1f} | {y / r['cpu_ms']:.1f}x | "
+              + (f"{c:.1f} | {y2:.1f} | {y2 / c:.1f}x |" if c else f"- | {y2:.1f} | - |"))
 
 
 if __name__ == "__main__":
