@@ -69,6 +69,8 @@ let package = Package(
                           exclude: ["recipe.yaml", "README.md"]),
         // Micro-benchmark (not a test): engine matmul vs raw cblas_sgemm.
         .executableTarget(name: "plm-microbench", dependencies: ["PLMTensor", "COpenBLAS"]),
+        // Feature benchmark (not a test): MD features per frame and NMA vs MDTraj/ProDy (docs/FEATURES.md).
+        .executableTarget(name: "plm-feature-bench", dependencies: ["PLMStructure", "COpenBLAS"]),
 
         .testTarget(name: "PLMTensorTests", dependencies: ["PLMTensor"],
                     resources: [.copy("Fixtures")]),

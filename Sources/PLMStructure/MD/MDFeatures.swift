@@ -198,7 +198,7 @@ public struct MDFeatures: Sendable {
 final class MDFrameEngine: @unchecked Sendable {
     let top: MDTopology
     let options: MDFeatureOptions
-    let sasa: MDShrakeRupley
+    let shrakeRupley: MDShrakeRupley
     let radii: [Float]
     let sasaRows: [Int32]
     private(set) var reference: [Double] = []
@@ -208,7 +208,7 @@ final class MDFrameEngine: @unchecked Sendable {
     init(topology: MDTopology, options: MDFeatureOptions) throws {
         top = topology
         self.options = options
-        sasa = MDShrakeRupley(spherePoints: options.spherePoints)
+        shrakeRupley = MDShrakeRupley(spherePoints: options.spherePoints)
         radii = try topology.sasaRadii(probe: options.probeRadius)
         sasaRows = topology.sasaAtoms.map { topology.atomRow[Int($0)] }
     }
@@ -231,6 +231,15 @@ final class MDFrameEngine: @unchecked Sendable {
             let now = DispatchTime.now().uptimeNanoseconds
             s.seconds[k] = Double(now - clock) / 1e9; clock = now
         }
+        superpose(&s); lap(0)
+        sasa(&s); lap(1)
+        dssp(&s); lap(2)
+        dihedrals(&s); lap(3)
+        contacts(&s); lap(4)
+    }
+
+    /// Step 1: nm coordinates superposed on frame 0 by CA (`s.nm`, `s.ca`).
+    func superpose(_ s: inout MDFrameSlot) {
         let n = top.atomCount
         // nm as MDTraj holds them (DCD Angstrom * 0.1f).
         s.angstrom.withUnsafeBufferPointer { a in s.nm.withUnsafeMutableBufferPointer { b in
@@ -262,8 +271,10 @@ final class MDFrameEngine: @unchecked Sendable {
         for (k, a) in top.caAtoms.enumerated() {
             for d in 0 ..< 3 { s.ca[3 * k + d] = Double(s.nm[3 * a + d]) }
         }
-        lap(0)
-        // SASA per residue.
+    }
+
+    /// Step 2: SASA per residue (`s.sasa`, nm^2) from the superposed frame.
+    func sasa(_ s: inout MDFrameSlot) {
         let m = top.sasaAtoms.count
         for (k, a) in top.sasaAtoms.enumerated() {
             let i = Int(a)
@@ -271,31 +282,36 @@ final class MDFrameEngine: @unchecked Sendable {
         }
         s.sasaXYZ.withUnsafeBufferPointer { x in radii.withUnsafeBufferPointer { r in sasaRows.withUnsafeBufferPointer { rows in
             s.sasa.withUnsafeMutableBufferPointer { out in
-                sasa.residueAreas(positions: x.baseAddress!, radii: r.baseAddress!, count: m, rows: rows.baseAddress!,
+                shrakeRupley.residueAreas(positions: x.baseAddress!, radii: r.baseAddress!, count: m, rows: rows.baseAddress!,
                                   out: out.baseAddress!, rowCount: top.residueCount)
             }
         }}}
-        lap(1)
-        // DSSP.
+    }
+
+    /// Step 3: DSSP classes (`s.dssp`) from the superposed frame.
+    func dssp(_ s: inout MDFrameSlot) {
         s.nm.withUnsafeBufferPointer { x in s.dssp.withUnsafeMutableBufferPointer { o in
-            MDDSSP.assign(positions: x.baseAddress!, tables: top.dssp, out: o.baseAddress!)
+            MDDSSP.assign(positions: x.baseAddress!, tables: top.dssp, out: o.baseAddress!, workspace: s.dsspWork)
         }}
-        lap(2)
-        // Dihedrals (superposed nm, like MDTraj).
+    }
+
+    /// Step 4: phi/psi/chi1 bins (superposed nm, like MDTraj).
+    func dihedrals(_ s: inout MDFrameSlot) {
         s.nm.withUnsafeBufferPointer { x in
             s.phi.withUnsafeMutableBufferPointer { MDDihedrals.bins(top.phi, positions: x.baseAddress!, out: $0.baseAddress!) }
             s.psi.withUnsafeMutableBufferPointer { MDDihedrals.bins(top.psi, positions: x.baseAddress!, out: $0.baseAddress!) }
             s.chi.withUnsafeMutableBufferPointer { MDDihedrals.bins(top.chi1, positions: x.baseAddress!, out: $0.baseAddress!) }
         }
-        lap(3)
-        // Interaction contacts (Angstrom, like VMD).
+    }
+
+    /// Step 5: interaction contact events (raw Angstrom frame, like VMD).
+    func contacts(_ s: inout MDFrameSlot) {
         s.events.removeAll(keepingCapacity: true)
         if let state = contactState {
             s.angstrom.withUnsafeBufferPointer { x in
                 MDContacts.frame(top.contacts, state, options.criteria, positions: x.baseAddress!, events: &s.events)
             }
         }
-        lap(4)
     }
 }
 
@@ -309,6 +325,8 @@ struct MDFrameSlot {
     var dssp: [UInt8]
     var phi: [Int8], psi: [Int8], chi: [Int8]
     var events: [UInt64] = []
+    /// DSSP scratch memory (a slot is processed by one thread at a time).
+    let dsspWork = MDDSSPWorkspace()
     var seconds = [Double](repeating: 0, count: 5)
 
     init(engine e: MDFrameEngine) {

@@ -4,8 +4,7 @@ import COpenBLAS
 ///
 /// Both compute every eigenpair in Double. `dsyevd` (divide and conquer, the
 /// default) took 10-25% less CPU time than `dsyevr` for the ANM Hessians of
-/// 500-800 residue proteins with Debian's OpenBLAS (scripts/reference/nma/
-/// BENCHMARK.md) but needs ~3n^2 doubles (in place + a 2n^2 workspace);
+/// 500-800 residue proteins with Debian's OpenBLAS (docs/FEATURES.md) but needs ~3n^2 doubles (in place + a 2n^2 workspace);
 /// `dsyevr` (MRRR) needs ~2n^2 (input + eigenvectors). SciPy's `eigh` (hence
 /// ProDy) uses `dsyevr`.
 public enum SymmetricEigenDriver: String, Sendable, CaseIterable, Codable {
