@@ -59,6 +59,24 @@ private func finishPrepare(_ report: PrepareReport, label: String, out: String, 
     if !report.failed.isEmpty { throw ExitCode.failure }
 }
 
+/// `plm prepare` does not shard its inputs across MPI ranks (yet): under
+/// mpirun with more than one rank every rank would prepare every input into
+/// the same file. Refuse up front, on every rank, instead.
+func refuseUnderMPI(_ command: String) throws {
+    guard MPICommunicator.launchedByMPI else { return }
+    let env = ProcessInfo.processInfo.environment
+    let size = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"].lazy.compactMap { env[$0].flatMap(Int.init) }.first ?? 1
+    guard size > 1 else { return }
+    FileHandle.standardError.write(Data("""
+        error: plm prepare \(command) does not shard its inputs across MPI ranks; with \(size) ranks each would \
+        prepare every input into the same file. Run it without mpirun (it already prepares many inputs in \
+        parallel on one machine), or give each rank its own inputs and --out file (e.g. one call per list \
+        file in a Slurm array job).
+
+        """.utf8))
+    throw ExitCode.failure
+}
+
 private func prepareCatchingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
@@ -110,6 +128,7 @@ struct PrepareNMA: ParsableCommand {
     }
 
     func run() throws {
+        try refuseUnderMPI("nma")
         try prepareCatchingErrors {
             let items = try PrepareInputs.resolve(structure: common.structure, list: common.list, name: common.name)
             var o = NMAPrepareOptions()
@@ -171,6 +190,7 @@ struct PrepareContactMap: ParsableCommand {
     }
 
     func run() throws {
+        try refuseUnderMPI("contact-map")
         try prepareCatchingErrors {
             let items = try PrepareInputs.resolve(structure: common.structure, list: common.list, name: common.name)
             var o = ContactMapPrepareOptions()

@@ -51,6 +51,7 @@ struct PrepareMD: ParsableCommand {
     }
 
     func run() throws {
+        try refuseUnderMPI("md")
         var options = MDPrepareOptions()
         options.source = source
         options.overwrite = overwrite

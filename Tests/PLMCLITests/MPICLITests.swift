@@ -33,8 +33,8 @@ enum MPITestSupport {
         env["PLM_NUM_THREADS"] = "1"
         p.environment = env
         let out = CLIFixtures.temp("mpi.out"), err = CLIFixtures.temp("mpi.err")
-        FileManager.default.createFile(atPath: out, contents: nil)
-        FileManager.default.createFile(atPath: err, contents: nil)
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
         p.standardOutput = FileHandle(forWritingAtPath: out)
         p.standardError = FileHandle(forWritingAtPath: err)
         try p.run()
@@ -249,5 +249,15 @@ struct MPICLITests {
         let r = try S.run(np: 2, ["train", S.quickstart, "--set", "training.steps=eighty", "--quiet"])
         #expect(r.status != 0)
         #expect(r.stderr.contains("training.steps"), "stderr: \(r.stderr)")
+    }
+
+    @Test("plm prepare under mpirun with 2 ranks refuses up front (it does not shard) and writes nothing")
+    func prepareRefuses() throws {
+        let out = CLIFixtures.temp("mpi-prepare.h5")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let r = try S.run(np: 2, ["prepare", "contact-map", "--structure", PrepareFixtures.path("2G3R.pdb"), "--out", out, "--quiet"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("does not shard its inputs across MPI ranks; with 2 ranks"), "stderr: \(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
     }
 }
