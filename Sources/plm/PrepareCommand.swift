@@ -43,9 +43,11 @@ struct PrepareStructureOptions: ParsableArguments {
         if let maxResidues, maxResidues < 3 { throw ValidationError("--max-residues must be >= 3, got \(maxResidues)") }
     }
 
-    func runner(items: Int, label: String) -> PrepareRunner {
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        return PrepareRunner(jobs: jobs ?? min(cores, max(items, 1)), blasThreads: cores, showProgress: !quiet, label: label)
+    /// `ranksOnNode`: MPI ranks sharing this machine (the cores are split among them).
+    func runner(items: Int, label: String, ranksOnNode: Int = 1) -> PrepareRunner {
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount / max(ranksOnNode, 1))
+        return PrepareRunner(jobs: jobs ?? min(cores, max(items, 1)), blasThreads: cores,
+                             showProgress: !quiet && ranksOnNode == 1, label: label)
     }
 }
 
@@ -59,19 +61,60 @@ private func finishPrepare(_ report: PrepareReport, label: String, out: String, 
     if !report.failed.isEmpty { throw ExitCode.failure }
 }
 
-/// `plm prepare` does not shard its inputs across MPI ranks (yet): under
-/// mpirun with more than one rank every rank would prepare every input into
-/// the same file. Refuse up front, on every rank, instead.
+/// Runs a per-structure prepare job. Under `mpirun -np N` (N > 1) rank r
+/// prepares inputs r, r+N, … into `OUT.rank-r-of-N.h5`, rank 0 merges the
+/// shards into OUT and removes them (`PrepareShards`); the exit status is
+/// non-zero when any rank had a failed structure. `run(items, output, ranksOnNode)`.
+func runPrepare(label: String, items: [PrepareItem], out: String, verbose: Bool,
+                run: ([PrepareItem], String, Int) throws -> PrepareReport,
+                merge: ([String], String) throws -> Int) throws {
+    guard MPICommunicator.launchedByMPI else {
+        InterruptFlag.shared.install()
+        try finishPrepare(try run(items, out, 1), label: label, out: out, verbose: verbose)
+        return
+    }
+    let comm = try Distributed.makeCommunicator()
+    let tag = "plm rank \(comm.rank)/\(comm.size)"
+    MPISignals.install(tag: tag, runHint: nil)
+    var status = [0.0, 0.0]   // failed structures, interrupted ranks (summed over ranks)
+    do {
+        let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? comm.size
+        let shard = comm.isDistributed ? PrepareShards.path(out, rank: comm.rank, size: comm.size) : out
+        let mine = PrepareShards.slice(items, rank: comm.rank, size: comm.size)
+        let report = try run(mine, shard, local)
+        let prefix = comm.isDistributed ? "rank \(comm.rank): " : ""
+        FileHandle.standardError.write(Data((prefix + report.summary(label: label, output: shard, verbose: verbose) + "\n").utf8))
+        status = [Double(report.failed.count), report.interrupted ? 1 : 0]
+        if comm.isDistributed {
+            comm.allReduceSum(&status)
+            if comm.isRoot {
+                let shards = (0..<comm.size).map { PrepareShards.path(out, rank: $0, size: comm.size) }
+                let n = try merge(shards, out)
+                for p in shards { try? FileManager.default.removeItem(atPath: p) }
+                FileHandle.standardError.write(Data("merged \(comm.size) shard(s) into \(out): \(n) entr\(n == 1 ? "y" : "ies")\n".utf8))
+            }
+            comm.barrier()
+        }
+    } catch {
+        comm.abort("\(tag): error: \(error)", code: 1)
+    }
+    comm.finalize()
+    if status[1] > 0 { throw ExitCode(130) }
+    if status[0] > 0 { throw ExitCode.failure }
+}
+
+/// `plm prepare md` handles one trajectory per call: under mpirun with more
+/// than one rank every rank would prepare it into the same file. Refuse up
+/// front, on every rank, instead.
 func refuseUnderMPI(_ command: String) throws {
     guard MPICommunicator.launchedByMPI else { return }
     let env = ProcessInfo.processInfo.environment
     let size = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"].lazy.compactMap { env[$0].flatMap(Int.init) }.first ?? 1
     guard size > 1 else { return }
     FileHandle.standardError.write(Data("""
-        error: plm prepare \(command) does not shard its inputs across MPI ranks; with \(size) ranks each would \
-        prepare every input into the same file. Run it without mpirun (it already prepares many inputs in \
-        parallel on one machine), or give each rank its own inputs and --out file (e.g. one call per list \
-        file in a Slurm array job).
+        error: plm prepare \(command) prepares one input per call and does not run under MPI; with \(size) \
+        ranks each would write it into the same file. Run it without mpirun, or one call per trajectory and \
+        --out file (e.g. a Slurm array job).
 
         """.utf8))
     throw ExitCode.failure
@@ -128,7 +171,6 @@ struct PrepareNMA: ParsableCommand {
     }
 
     func run() throws {
-        try refuseUnderMPI("nma")
         try prepareCatchingErrors {
             let items = try PrepareInputs.resolve(structure: common.structure, list: common.list, name: common.name)
             var o = NMAPrepareOptions()
@@ -138,11 +180,14 @@ struct PrepareNMA: ParsableCommand {
             o.compress = common.compress
             o.nma.driver = SymmetricEigenDriver(rawValue: driver)!
             if let m = common.maxResidues { o.maxResidues = m }
-            InterruptFlag.shared.install()
-            let report = try NMAPrepare.run(items, output: common.out, options: o,
-                                            runner: common.runner(items: items.count, label: "nma"),
-                                            interrupt: InterruptFlag.shared)
-            try finishPrepare(report, label: "nma", out: common.out, verbose: common.verbose)
+            let overwrite = common.overwrite, compress = common.compress
+            try runPrepare(label: "nma", items: items, out: common.out, verbose: common.verbose, run: { mine, target, ranks in
+                try NMAPrepare.run(mine, output: target, options: o,
+                                   runner: common.runner(items: mine.count, label: "nma", ranksOnNode: ranks),
+                                   interrupt: InterruptFlag.shared)
+            }, merge: { shards, out in
+                try PrepareShards.mergeSeqDance(shards, into: out, compress: compress, overwrite: overwrite)
+            })
         }
     }
 }
@@ -190,7 +235,6 @@ struct PrepareContactMap: ParsableCommand {
     }
 
     func run() throws {
-        try refuseUnderMPI("contact-map")
         try prepareCatchingErrors {
             let items = try PrepareInputs.resolve(structure: common.structure, list: common.list, name: common.name)
             var o = ContactMapPrepareOptions()
@@ -200,11 +244,14 @@ struct PrepareContactMap: ParsableCommand {
             o.overwrite = common.overwrite
             o.compress = common.compress
             if let m = common.maxResidues { o.maxResidues = m }
-            InterruptFlag.shared.install()
-            let report = try ContactMapPrepare.run(items, output: common.out, options: o,
-                                                   runner: common.runner(items: items.count, label: "contact-map"),
-                                                   interrupt: InterruptFlag.shared)
-            try finishPrepare(report, label: "contact-map", out: common.out, verbose: common.verbose)
+            let overwrite = common.overwrite
+            try runPrepare(label: "contact-map", items: items, out: common.out, verbose: common.verbose, run: { mine, target, ranks in
+                try ContactMapPrepare.run(mine, output: target, options: o,
+                                          runner: common.runner(items: mine.count, label: "contact-map", ranksOnNode: ranks),
+                                          interrupt: InterruptFlag.shared)
+            }, merge: { shards, out in
+                try PrepareShards.mergeContactMaps(shards, into: out, overwrite: overwrite)
+            })
         }
     }
 }

@@ -251,13 +251,54 @@ struct MPICLITests {
         #expect(r.stderr.contains("training.steps"), "stderr: \(r.stderr)")
     }
 
-    @Test("plm prepare under mpirun with 2 ranks refuses up front (it does not shard) and writes nothing")
-    func prepareRefuses() throws {
-        let out = CLIFixtures.temp("mpi-prepare.h5")
+    @Test("plm prepare nma / contact-map: 2 ranks shard a directory and merge into one file equal to the single-process output")
+    func prepareSharded() throws {
+        let dir = try PrepareFixtures.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let inputs = dir.appendingPathComponent("in")
+        try FileManager.default.createDirectory(at: inputs, withIntermediateDirectories: true)
+        for f in ["2BEG_ca.pdb", "2G3R.pdb", "1TIM_ca.pdb"] {
+            try FileManager.default.copyItem(atPath: PrepareFixtures.path(f), toPath: inputs.appendingPathComponent(f).path)
+        }
+        for cmd in ["contact-map", "nma"] {
+            let one = dir.appendingPathComponent("\(cmd)-1.h5").path, two = dir.appendingPathComponent("\(cmd)-2.h5").path
+            let r1 = try S.single(["prepare", cmd, "--structure", inputs.path, "--out", one, "--quiet"])
+            #expect(r1.status == 0, "single: \(r1.stderr)")
+            let r2 = try S.run(np: 2, ["prepare", cmd, "--structure", inputs.path, "--out", two, "--quiet"])
+            #expect(r2.status == 0, "2 ranks: \(r2.stderr)")
+            #expect(r2.stderr.contains("merged 2 shard(s) into \(two): 3 entries"), "stderr: \(r2.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("\(cmd)-2.rank-0-of-2.h5").path))
+            if cmd == "contact-map" {
+                let a = try HDF5File.open(one), b = try HDF5File.open(two)
+                #expect(try a.childNames().sorted() == b.childNames().sorted())
+                for n in try a.childNames() {
+                    #expect(try a.read("\(n)/distance", as: Float.self).values == b.read("\(n)/distance", as: Float.self).values, "\(n)")
+                    #expect(try a.read("\(n)/contact_map", as: Float.self).values == b.read("\(n)/contact_map", as: Float.self).values, "\(n)")
+                    #expect(try a.group(n).stringAttribute("sequence") == b.group(n).stringAttribute("sequence"))
+                }
+            } else {
+                let a = try SeqDanceFeatureStore(path: one), b = try SeqDanceFeatureStore(path: two)
+                #expect(a.names().sorted() == b.names().sorted() && a.names().count == 3)
+                for n in a.names() {
+                    let x = try a.read(n), y = try b.read(n)
+                    #expect(x.metadata.sequence == y.metadata.sequence && x.residue.shape == y.residue.shape)
+                    let dr = zip(x.residue.values, y.residue.values).map { abs($0 - $1) }.max() ?? 0
+                    let dp = zip(x.pair.values, y.pair.values).map { abs($0 - $1) }.max() ?? 0
+                    #expect(dr < 1e-5 && dp < 1e-5, "\(n): max |diff| residue \(dr), pair \(dp)")
+                }
+            }
+        }
+    }
+
+    @Test("plm prepare md (one trajectory per call) under mpirun with 2 ranks refuses up front and writes nothing")
+    func prepareMDRefuses() throws {
+        let out = CLIFixtures.temp("mpi-prepare-md.h5")
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let r = try S.run(np: 2, ["prepare", "contact-map", "--structure", PrepareFixtures.path("2G3R.pdb"), "--out", out, "--quiet"])
+        let md = CLIFixtures.root.appendingPathComponent("Tests/PLMStructureTests/Fixtures").path
+        let r = try S.run(np: 2, ["prepare", "md", "--topology", md + "/trpcage_1l2y.pdb", "--trajectory", md + "/trpcage_1l2y.xtc",
+                                  "--out", out, "--quiet"])
         #expect(r.status != 0)
-        #expect(r.stderr.contains("does not shard its inputs across MPI ranks; with 2 ranks"), "stderr: \(r.stderr)")
+        #expect(r.stderr.contains("does not run under MPI; with 2"), "stderr: \(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: out))
     }
 }

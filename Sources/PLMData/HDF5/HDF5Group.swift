@@ -97,6 +97,17 @@ public class HDF5Group: HDF5Object {
         }
     }
 
+    /// Copies the object at `path` in `source` (a dataset, or a group with
+    /// everything below it, attributes included) to the same path here (H5Ocopy).
+    public func copy(_ path: String, from source: HDF5Group) throws {
+        try HDF5Library.sync {
+            let dst = try id(), src = try source.id(), ctx = context.child(path)
+            try requireWritable(ctx)
+            try ctx.check(H5Ocopy(src, path, dst, path, HDF5Library.defaultPlist, HDF5Library.defaultPlist),
+                          .writeFailed, "cannot copy from \(source.fileState.path)")
+        }
+    }
+
     /// Removes the link at `path` (dataset or group). HDF5 does not shrink the file;
     /// the space is reused only by later writes in the same session or after h5repack.
     public func delete(_ path: String) throws {
