@@ -97,7 +97,7 @@ public struct LabelledSourceConfig: DataSourcePluginConfig {
     public var labelsPath: RecipePath?
     public var weight: Float
     public var group: String
-    /// As written; see `validationFraction` for what the trainer sees.
+    /// `validation_fraction` as written (a hash split; 0 with `holdout_split`).
     public var holdoutFraction: Double
     public var maxRecords: Int?
     public var idColumn: String
@@ -112,10 +112,9 @@ public struct LabelledSourceConfig: DataSourcePluginConfig {
     /// Splits served as held-out examples (the trainer's validation set).
     public var holdoutSplit: [String]?
 
-    /// What the trainer uses: with `holdout_split`, 0.5 — example ids are then
-    /// salted so that the trainer's id hash puts exactly the holdout rows below it.
-    public var validationFraction: Double { holdoutSplit != nil ? Self.bridgeFraction : holdoutFraction }
-    static let bridgeFraction = 0.5
+    /// The trainer's hash split; with `holdout_split` the source marks its
+    /// held-out rows itself (`DataSource.isHeldOut`) and this is 0.
+    public var validationFraction: Double { holdoutFraction }
 
     enum CodingKeys: String, CodingKey {
         case name, path, labelsPath = "labels_path", weight, group, validationFraction = "validation_fraction"
@@ -177,8 +176,8 @@ public struct LabelledSourceConfig: DataSourcePluginConfig {
     }
 
     public func makeSource(_ ctx: BuildContext) throws -> DataSource {
-        let examples = try LabelledTable.load(self).examples(self, log: ctx.log)
-        return InMemorySource(name: name, examples: examples)
+        let (examples, heldOut) = try LabelledTable.load(self).examples(self, log: ctx.log)
+        return InMemorySource(name: name, examples: examples, heldOut: holdoutSplit != nil ? heldOut : nil)
     }
 }
 
@@ -249,7 +248,8 @@ struct LabelledTable {
     }
 
     /// Examples of the rows the config serves.
-    func examples(_ c: LabelledSourceConfig, log: (String) -> Void) throws -> [Example] {
+    /// The served rows as examples, and per example whether it is in `holdout_split`.
+    func examples(_ c: LabelledSourceConfig, log: (String) -> Void) throws -> ([Example], [Bool]) {
         // Class vocabularies come from the whole file, so every split's source agrees.
         var classLists: [String: [String]] = [:]
         for s in c.labels where s.type != .regression {
@@ -277,6 +277,7 @@ struct LabelledTable {
 
         let tok = Tokenizer()
         var out: [Example] = []
+        var heldOut: [Bool] = []
         var ids = Set<String>()
         for i in rows.indices {
             let at = "\(file):\(lines[i])"
@@ -308,11 +309,11 @@ struct LabelledTable {
                 }
                 e.features[s.key] = FeatureArray(shape: [e.tokens.count, 1], values: v)
             }
-            if c.holdoutSplit != nil { e.id = HoldoutBridge.salted(id, heldOut: holdout, fraction: LabelledSourceConfig.bridgeFraction) }
             out.append(e)
+            heldOut.append(holdout)
             if let m = c.maxRecords, out.count >= m { break }
         }
-        return out
+        return (out, heldOut)
     }
 
     func proteinLabel(_ s: ProteinLabelSpec, _ classes: [String]?, row i: Int, at: String) throws -> [Float] {
@@ -338,26 +339,6 @@ struct LabelledTable {
                 return x
             }
         }
-    }
-}
-
-/// Bridges an explicit validation split onto the trainer's hash split
-/// (`Trainer` holds out the examples whose FNV-1a id hash in [0, 1) is below
-/// `validation_fraction`). An id already on the wanted side is kept; otherwise
-/// `#1`, `#2`, … is appended until it is. Remove once the trainer asks
-/// sources for their held-out indices directly.
-enum HoldoutBridge {
-    /// Mirrors `Trainer.unitHash` (FNV-1a, top 53 bits).
-    static func unitHash(_ s: String) -> Double {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return Double(h >> 11) / Double(1 << 53)
-    }
-
-    static func salted(_ id: String, heldOut: Bool, fraction: Double) -> String {
-        var s = id, k = 0
-        while (unitHash(s) < fraction) != heldOut { k += 1; s = "\(id)#\(k)" }
-        return s
     }
 }
 

@@ -182,9 +182,15 @@ public struct FastaSourceConfig: DataSourcePluginConfig {
 public final class InMemorySource: DataSource {
     public let name: String
     public let examples: [Example]
-    public init(name: String, examples: [Example]) { self.name = name; self.examples = examples }
+    /// Per example: held out (validation) or not; nil = the trainer's hash split.
+    public let heldOut: [Bool]?
+    public init(name: String, examples: [Example], heldOut: [Bool]? = nil) {
+        precondition(heldOut.map { $0.count == examples.count } ?? true, "InMemorySource: \(heldOut?.count ?? 0) held-out flags for \(examples.count) examples")
+        self.name = name; self.examples = examples; self.heldOut = heldOut
+    }
     public var count: Int { examples.count }
     public func example(at index: Int) throws -> Example { examples[index] }
+    public func isHeldOut(_ index: Int) -> Bool? { heldOut?[index] }
 }
 
 // MARK: Registration

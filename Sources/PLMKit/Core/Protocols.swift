@@ -137,10 +137,15 @@ public protocol DataSource: AnyObject {
     /// The id of example `index` (used for the train/validation split at
     /// start-up; override when reading a whole example is expensive).
     func id(at index: Int) throws -> String
+    /// Whether example `index` belongs to the held-out (validation) set when
+    /// the source has its own split (e.g. a CSV's split column); nil: the
+    /// trainer splits by a hash of the id and `validation_fraction`.
+    func isHeldOut(_ index: Int) -> Bool?
 }
 
 extension DataSource {
     public func id(at index: Int) throws -> String { try example(at: index).id }
+    public func isHeldOut(_ index: Int) -> Bool? { nil }
 }
 
 public protocol DataSourcePluginConfig: PluginConfig {

@@ -155,6 +155,7 @@ public final class Trainer {
             guard d.count > 0 else { throw TrainingError.plugin("data source '\(c.name)' has no examples") }
             var train: [Int] = [], val: [Int] = []
             for k in 0..<d.count {
+                if let h = d.isHeldOut(k) { if h { val.append(k) } else { train.append(k) }; continue }   // the source's own split
                 let id = try d.id(at: k)
                 if c.validationFraction > 0 && Trainer.unitHash(id) < c.validationFraction { val.append(k) } else { train.append(k) }
             }
