@@ -71,7 +71,7 @@ struct Embed: ParsableCommand {
         do {
             if let threads { Threads.configure(threads) }
             else if comm.isDistributed && ProcessInfo.processInfo.environment["PLM_NUM_THREADS"] == nil {
-                let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
+                let local = MPICommunicator.ranksOnNode ?? 1
                 Threads.configure(max(1, ProcessInfo.processInfo.activeProcessorCount / max(local, 1)))
             }
             guard let policy = LongSequencePolicy(rawValue: long) else {
@@ -85,8 +85,8 @@ struct Embed: ParsableCommand {
             guard !records.isEmpty else { throw EmbedError.badOption("\(fasta) holds no FASTA records") }
             let m = try ModelSource.loadMaskedLM(model)
             if !comm.isDistributed { InterruptFlag.shared.install() }
-            let mine = comm.isDistributed ? records.enumerated().filter { $0.offset % comm.size == comm.rank }.map(\.element) : records
-            let target = comm.isDistributed ? Embedder.shardPath(out, rank: comm.rank, size: comm.size) : out
+            let mine = comm.shard(records)
+            let target = comm.isDistributed ? comm.shardPath(out, rank: comm.rank) : out
             let s = try Embedder(model: m, options: o).run(records: mine, output: target, interrupt: comm.isDistributed ? nil : InterruptFlag.shared)
             let rate = s.seconds > 0 ? Double(s.tokens) / s.seconds : 0
             var msg = "embedded \(s.written) record(s) into \(target) (\(s.tokens) tokens, \(String(format: "%.0f", rate)) tok/s)"
@@ -96,7 +96,7 @@ struct Embed: ParsableCommand {
             if comm.isDistributed {
                 comm.barrier()   // every shard is complete
                 if comm.isRoot {
-                    let shards = (0..<comm.size).map { Embedder.shardPath(out, rank: $0, size: comm.size) }
+                    let shards = (0..<comm.size).map { comm.shardPath(out, rank: $0) }
                     let n = try Embedder.mergeShards(shards, records: records, into: out, overwrite: overwrite)
                     for p in shards { try? FileManager.default.removeItem(atPath: p) }
                     FileHandle.standardError.write(Data("merged \(comm.size) shard(s) into \(out): \(n) record(s)\n".utf8))

@@ -62,7 +62,7 @@ private func finishPrepare(_ report: PrepareReport, label: String, out: String, 
 }
 
 /// Runs a per-structure prepare job. Under `mpirun -np N` (N > 1) rank r
-/// prepares inputs r, r+N, … into `OUT.rank-r-of-N.h5`, rank 0 merges the
+/// prepares inputs r, r+N, … into `comm.shardPath(OUT)`, rank 0 merges the
 /// shards into OUT and removes them (`PrepareShards`); the exit status is
 /// non-zero when any rank had a failed structure. `run(items, output, ranksOnNode)`.
 func runPrepare(label: String, items: [PrepareItem], out: String, verbose: Bool,
@@ -78,9 +78,9 @@ func runPrepare(label: String, items: [PrepareItem], out: String, verbose: Bool,
     MPISignals.install(tag: tag, runHint: nil)
     var status = [0.0, 0.0]   // failed structures, interrupted ranks (summed over ranks)
     do {
-        let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? comm.size
-        let shard = comm.isDistributed ? PrepareShards.path(out, rank: comm.rank, size: comm.size) : out
-        let mine = PrepareShards.slice(items, rank: comm.rank, size: comm.size)
+        let local = MPICommunicator.ranksOnNode ?? comm.size
+        let shard = comm.isDistributed ? comm.shardPath(out, rank: comm.rank) : out
+        let mine = comm.shard(items)
         let report = try run(mine, shard, local)
         let prefix = comm.isDistributed ? "rank \(comm.rank): " : ""
         FileHandle.standardError.write(Data((prefix + report.summary(label: label, output: shard, verbose: verbose) + "\n").utf8))
@@ -88,7 +88,7 @@ func runPrepare(label: String, items: [PrepareItem], out: String, verbose: Bool,
         if comm.isDistributed {
             comm.allReduceSum(&status)
             if comm.isRoot {
-                let shards = (0..<comm.size).map { PrepareShards.path(out, rank: $0, size: comm.size) }
+                let shards = (0..<comm.size).map { comm.shardPath(out, rank: $0) }
                 let n = try merge(shards, out)
                 for p in shards { try? FileManager.default.removeItem(atPath: p) }
                 FileHandle.standardError.write(Data("merged \(comm.size) shard(s) into \(out): \(n) entr\(n == 1 ? "y" : "ies")\n".utf8))

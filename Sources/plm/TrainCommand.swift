@@ -61,8 +61,7 @@ struct Train: ParsableCommand {
         try reportingErrors {
             if comm.isDistributed && ProcessInfo.processInfo.environment["PLM_NUM_THREADS"] == nil {
                 // Share the machine's cores among the ranks on it (a recipe's training.threads still wins).
-                let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init)
-                    ?? ProcessInfo.processInfo.environment["SLURM_NTASKS_PER_NODE"].flatMap(Int.init) ?? 1
+                let local = MPICommunicator.ranksOnNode ?? 1
                 Threads.configure(max(1, ProcessInfo.processInfo.activeProcessorCount / max(local, 1)))
             }
             let (r, _) = try RecipeLoader.load(path: recipe, overrides: overrides, registry: builtinRegistry())

@@ -111,6 +111,13 @@ public final class MPICommunicator: Communicator {
         return false
     }
 
+    /// Ranks of this job on this machine as the launcher says (Open MPI, then
+    /// Slurm); nil when it does not. Sharded commands split the cores among them.
+    public static var ranksOnNode: Int? {
+        let env = ProcessInfo.processInfo.environment
+        return env["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? env["SLURM_NTASKS_PER_NODE"].flatMap(Int.init)
+    }
+
     /// The rank the launcher assigned, from the environment (before MPI_Init).
     public static var launcherRank: Int? {
         let env = ProcessInfo.processInfo.environment
@@ -227,6 +234,16 @@ public enum Distributed {
 }
 
 extension Communicator {
+    /// This rank's share of `items` for sharded commands: items rank,
+    /// rank + size, … (all of them in a single process).
+    public func shard<T>(_ items: [T]) -> [T] {
+        isDistributed ? items.enumerated().filter { $0.offset % size == rank }.map(\.element) : items
+    }
+
+    /// Where rank `rank` writes its part of `output` before rank 0 merges the
+    /// parts (`OUT.rank-r-of-N.h5`).
+    public func shardPath(_ output: String, rank: Int) -> String { "\(output).rank-\(rank)-of-\(size).h5" }
+
     /// Rows [n, …] from every rank stacked in rank order ([size · n, …]; every
     /// rank must pass the same shape). Only this rank's rows carry gradient;
     /// the others are constants here. A loss computed identically on every

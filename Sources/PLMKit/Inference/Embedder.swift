@@ -360,10 +360,6 @@ extension Embedder {
 }
 
 extension Embedder {
-    /// The per-rank output of a data-parallel `plm embed`: `OUT.rank-R-of-N.h5`.
-    public static func shardPath(_ output: String, rank: Int, size: Int) -> String {
-        "\(output).rank-\(rank)-of-\(size).h5"
-    }
 
     /// Merges per-rank embedding files into `output`, records in `records`
     /// order (record i is in shard i mod N), skipping records `output` already

@@ -1,23 +1,12 @@
 import Foundation
 import PLMData
 
-/// `plm prepare` under `mpirun -np N`: rank r prepares inputs r, r+N, … into
-/// its own shard file, then rank 0 merges the shards into the requested output
+/// `plm prepare` under `mpirun -np N`: rank r prepares its share of the inputs
+/// (`Communicator.shard`) into its own file (`Communicator.shardPath`), then rank 0 merges the shards into the requested output
 /// (what an existing output already holds is kept unless overwriting) and
 /// removes them. An interrupted job leaves its shards; rerunning the command
 /// skips what they hold and merges.
 public enum PrepareShards {
-    /// `OUT.rank-r-of-N.h5` next to `OUT`.
-    public static func path(_ output: String, rank: Int, size: Int) -> String {
-        let base = output.hasSuffix(".h5") ? String(output.dropLast(3)) : output
-        return "\(base).rank-\(rank)-of-\(size).h5"
-    }
-
-    /// Inputs of rank `rank` of `size`: every size-th, starting at `rank`.
-    public static func slice<T>(_ items: [T], rank: Int, size: Int) -> [T] {
-        items.enumerated().filter { $0.offset % size == rank }.map(\.element)
-    }
-
     /// Every protein of SeqDance feature-store shards into `output`. Returns the number copied.
     public static func mergeSeqDance(_ shards: [String], into output: String, compress: Bool, overwrite: Bool) throws -> Int {
         let dst = try NMAPrepare.openStore(output, compress: compress)
