@@ -166,10 +166,8 @@ public final class ClassificationTarget: TrainingTarget {
     public func loss(_ batch: Batch, output: EsmOutput, encoder: ProteinEncoder, context: ForwardContext) throws -> TargetResult {
         let c = config.classes, b = batch.examples.count
         let logits = model(config.pooling.pool(output.lastHiddenState, tokens: batch.tokens), context: context)  // [B, C]
-        let probs: [[Double]]
         let loss: Tensor
-        var metrics: [String: Double] = [:]
-        var predictions = Predictions()
+        let predictions: Predictions
         if config.multiLabel {
             let y = try settings.labels(batch, target: name, width: c)
             let yt = Tensor(shape: [b, c], values: y.flatMap { $0 })
@@ -181,10 +179,7 @@ public final class ClassificationTarget: TrainingTarget {
             } else {
                 loss = bce.mean()
             }
-            probs = withNoGrad { logits.sigmoid() }.toArray().chunked(c).map { $0.map(Double.init) }
-            let truth = y.map { $0.map { $0 > 0.5 } }
-            metrics["fmax"] = DownstreamMetrics.fmax(scores: probs, labels: truth)
-            metrics["auroc"] = DownstreamMetrics.macroAUROC(scores: probs, labels: truth)
+            let probs = withNoGrad { logits.sigmoid() }.toArray().chunked(c).map { $0.map(Double.init) }
             predictions = Predictions(scores: probs, truth: y.map { $0.map(Double.init) })
         } else {
             let y = try settings.labels(batch, target: name, width: 1).map { Int($0[0]) }
@@ -201,17 +196,29 @@ public final class ClassificationTarget: TrainingTarget {
             } else {
                 loss = logits.crossEntropy(targets: targets, ignoreIndex: -1)
             }
-            let raw = withNoGrad { logits }.toArray()
+            let p = DownstreamMetrics.softmaxRows(withNoGrad { logits }.toArray(), columns: c)
             let labelled = y.indices.filter { y[$0] >= 0 }
-            let pred = DownstreamMetrics.argmax(raw, columns: c)
-            let truth = labelled.map { y[$0] }, guess = labelled.map { pred[$0] }
-            metrics["accuracy"] = DownstreamMetrics.accuracy(predicted: guess, truth: truth)
-            metrics["macro_f1"] = DownstreamMetrics.macroF1(predicted: guess, truth: truth)
-            let p = DownstreamMetrics.softmaxRows(raw, columns: c)
-            if let a = Self.auroc(labelled.map { p[$0] }, truth, classes: c) { metrics["auroc"] = a }
-            predictions = Predictions(scores: labelled.map { p[$0] }, truth: truth.map { [Double($0)] })
+            predictions = Predictions(scores: labelled.map { p[$0] }, truth: labelled.map { [Double(y[$0])] })
         }
-        return TargetResult(loss: loss, metrics: metrics, predictions: predictions)
+        return TargetResult(loss: loss, metrics: metrics(predictions), predictions: predictions)
+    }
+
+    /// Multi-label `fmax`, `auroc`; single-label `accuracy`, `macro_f1`,
+    /// `auroc` (argmax of the class probabilities) — of one batch or a whole set.
+    func metrics(_ p: Predictions) -> [String: Double] {
+        var m: [String: Double] = [:]
+        if config.multiLabel {
+            let truth = p.truth.map { $0.map { $0 > 0.5 } }
+            m["fmax"] = DownstreamMetrics.fmax(scores: p.scores, labels: truth)
+            m["auroc"] = DownstreamMetrics.macroAUROC(scores: p.scores, labels: truth)
+        } else {
+            let truth = p.truth.map { Int($0[0]) }
+            let guess = p.scores.map { row in row.indices.max(by: { row[$0] < row[$1] }) ?? 0 }
+            m["accuracy"] = DownstreamMetrics.accuracy(predicted: guess, truth: truth)
+            m["macro_f1"] = DownstreamMetrics.macroF1(predicted: guess, truth: truth)
+            m["auroc"] = Self.auroc(p.scores, truth, classes: config.classes)
+        }
+        return m
     }
 
     static func auroc(_ p: [[Double]], _ truth: [Int], classes c: Int) -> Double? {
@@ -228,22 +235,16 @@ public final class ClassificationTarget: TrainingTarget {
     /// (single-label) or per-label training frequencies as scores (multi-label).
     public func evaluationMetrics(_ p: Predictions, trainingTruth: [[Double]]) -> [String: Double]? {
         guard !p.truth.isEmpty else { return nil }
-        var m: [String: Double] = ["items": Double(p.truth.count)]
+        var m = metrics(p)
+        m["items"] = Double(p.truth.count)
         if config.multiLabel {
-            let truth = p.truth.map { $0.map { $0 > 0.5 } }
-            m["fmax"] = DownstreamMetrics.fmax(scores: p.scores, labels: truth)
-            m["auroc"] = DownstreamMetrics.macroAUROC(scores: p.scores, labels: truth)
             if !trainingTruth.isEmpty {
                 let freq = (0..<config.classes).map { j in trainingTruth.reduce(0) { $0 + $1[j] } / Double(trainingTruth.count) }
-                m["baseline_fmax"] = DownstreamMetrics.fmax(scores: Array(repeating: freq, count: truth.count), labels: truth)
+                m["baseline_fmax"] = DownstreamMetrics.fmax(scores: Array(repeating: freq, count: p.truth.count),
+                                                            labels: p.truth.map { $0.map { $0 > 0.5 } })
             }
         } else {
-            let truth = p.truth.map { Int($0[0]) }
-            let guess = p.scores.map { row in row.indices.max(by: { row[$0] < row[$1] }) ?? 0 }
-            m["accuracy"] = DownstreamMetrics.accuracy(predicted: guess, truth: truth)
-            m["macro_f1"] = DownstreamMetrics.macroF1(predicted: guess, truth: truth)
-            m["auroc"] = Self.auroc(p.scores, truth, classes: config.classes)
-            m.merge(majorityBaseline(truth: truth, trainingTruth: trainingTruth)) { a, _ in a }
+            m.merge(majorityBaseline(truth: p.truth.map { Int($0[0]) }, trainingTruth: trainingTruth)) { a, _ in a }
         }
         return m
     }
@@ -333,12 +334,19 @@ public final class ResidueClassificationTarget: TrainingTarget {
         let loss = logits.crossEntropy(targets: IndexTensor(shape: [y.count], values: y), ignoreIndex: -1)
         let pred = DownstreamMetrics.argmax(withNoGrad { logits }.toArray(), columns: config.classes)
         let idx = y.indices.filter { y[$0] >= 0 }
-        let truth = idx.map { Int(y[$0]) }, guess = idx.map { pred[$0] }
-        var metrics: [String: Double] = ["residues": Double(idx.count)]
-        metrics["accuracy"] = DownstreamMetrics.accuracy(predicted: guess, truth: truth)
-        metrics["macro_f1"] = DownstreamMetrics.macroF1(predicted: guess, truth: truth)
-        return TargetResult(loss: loss, metrics: metrics, count: Double(idx.count),   // a mean over labelled residues
-                            predictions: Predictions(scores: guess.map { [Double($0)] }, truth: truth.map { [Double($0)] }))
+        let predictions = Predictions(scores: idx.map { [Double(pred[$0])] }, truth: idx.map { [Double(y[$0])] })
+        return TargetResult(loss: loss, metrics: Self.metrics(predictions), count: Double(idx.count),   // a mean over labelled residues
+                            predictions: predictions)
+    }
+
+    /// `residues`, `accuracy` (Q3 for 3 classes), `macro_f1` of one batch or a
+    /// whole set (scores here are the predicted class, one per residue).
+    static func metrics(_ p: Predictions) -> [String: Double] {
+        let truth = p.truth.map { Int($0[0]) }, guess = p.scores.map { Int($0[0]) }
+        var m: [String: Double] = ["residues": Double(truth.count)]
+        m["accuracy"] = DownstreamMetrics.accuracy(predicted: guess, truth: truth)
+        m["macro_f1"] = DownstreamMetrics.macroF1(predicted: guess, truth: truth)
+        return m
     }
 
     public func truth(_ batch: Batch) throws -> [[Double]]? {
@@ -347,14 +355,10 @@ public final class ResidueClassificationTarget: TrainingTarget {
 
     /// Whole-set accuracy (Q3 for 3 classes) and macro-F1 over every labelled
     /// residue; baseline: the training split's most frequent residue class.
-    /// (Scores here are the predicted class, one per residue.)
     public func evaluationMetrics(_ p: Predictions, trainingTruth: [[Double]]) -> [String: Double]? {
         guard !p.truth.isEmpty else { return nil }
-        let truth = p.truth.map { Int($0[0]) }, guess = p.scores.map { Int($0[0]) }
-        var m: [String: Double] = ["residues": Double(truth.count)]
-        m["accuracy"] = DownstreamMetrics.accuracy(predicted: guess, truth: truth)
-        m["macro_f1"] = DownstreamMetrics.macroF1(predicted: guess, truth: truth)
-        m.merge(majorityBaseline(truth: truth, trainingTruth: trainingTruth)) { a, _ in a }
+        var m = Self.metrics(p)
+        m.merge(majorityBaseline(truth: p.truth.map { Int($0[0]) }, trainingTruth: trainingTruth)) { a, _ in a }
         return m
     }
 }
@@ -409,18 +413,24 @@ public final class RegressionTarget: TrainingTarget {
         let y = try settings.labels(batch, target: name, width: k)
         let pred = model(config.pooling.pool(output.lastHiddenState, tokens: batch.tokens), context: context)  // [B, K]
         let loss = pred.mseLoss(Tensor(shape: [b, k], values: y.flatMap { $0 }))
-        let p = withNoGrad { pred }.toArray()
+        let predictions = Predictions(scores: withNoGrad { pred }.toArray().chunked(k).map { $0.map(Double.init) },
+                                      truth: y.map { $0.map(Double.init) })
+        return TargetResult(loss: loss, metrics: Self.correlations(predictions, outputs: k), predictions: predictions)
+    }
+
+    /// `spearman` and `pearson`, means over the outputs where defined (left
+    /// out when the values are constant), of one batch or a whole set.
+    static func correlations(_ p: Predictions, outputs k: Int) -> [String: Double] {
         var sp: [Double] = [], pe: [Double] = []
         for j in 0..<k {
-            let x = (0..<b).map { Double(p[$0 * k + j]) }, t = y.map { Double($0[j]) }
+            let x = p.scores.map { $0[j] }, t = p.truth.map { $0[j] }
             if let v = DownstreamMetrics.spearman(x, t) { sp.append(v) }
             if let v = DownstreamMetrics.pearson(x, t) { pe.append(v) }
         }
-        var metrics: [String: Double] = [:]
-        if !sp.isEmpty { metrics["spearman"] = sp.reduce(0, +) / Double(sp.count) }
-        if !pe.isEmpty { metrics["pearson"] = pe.reduce(0, +) / Double(pe.count) }
-        return TargetResult(loss: loss, metrics: metrics,
-                            predictions: Predictions(scores: p.chunked(k).map { $0.map(Double.init) }, truth: y.map { $0.map(Double.init) }))
+        var m: [String: Double] = [:]
+        if !sp.isEmpty { m["spearman"] = sp.reduce(0, +) / Double(sp.count) }
+        if !pe.isEmpty { m["pearson"] = pe.reduce(0, +) / Double(pe.count) }
+        return m
     }
 
     public func truth(_ batch: Batch) throws -> [[Double]]? {
@@ -433,15 +443,8 @@ public final class RegressionTarget: TrainingTarget {
     public func evaluationMetrics(_ p: Predictions, trainingTruth: [[Double]]) -> [String: Double]? {
         guard !p.truth.isEmpty else { return nil }
         let k = config.outputs, n = Double(p.truth.count)
-        var sp: [Double] = [], pe: [Double] = []
-        for j in 0..<k {
-            let x = p.scores.map { $0[j] }, t = p.truth.map { $0[j] }
-            if let v = DownstreamMetrics.spearman(x, t) { sp.append(v) }
-            if let v = DownstreamMetrics.pearson(x, t) { pe.append(v) }
-        }
-        var m: [String: Double] = ["items": n]
-        if !sp.isEmpty { m["spearman"] = sp.reduce(0, +) / Double(sp.count) }
-        if !pe.isEmpty { m["pearson"] = pe.reduce(0, +) / Double(pe.count) }
+        var m = Self.correlations(p, outputs: k)
+        m["items"] = n
         m["mse"] = zip(p.scores, p.truth).reduce(0) { acc, r in acc + zip(r.0, r.1).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } } / (n * Double(k))
         if !trainingTruth.isEmpty {
             let mean = (0..<k).map { j in trainingTruth.reduce(0) { $0 + $1[j] } / Double(trainingTruth.count) }
