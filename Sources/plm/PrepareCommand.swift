@@ -107,10 +107,7 @@ func runPrepare(label: String, items: [PrepareItem], out: String, verbose: Bool,
 /// than one rank every rank would prepare it into the same file. Refuse up
 /// front, on every rank, instead.
 func refuseUnderMPI(_ command: String) throws {
-    guard MPICommunicator.launchedByMPI else { return }
-    let env = ProcessInfo.processInfo.environment
-    let size = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"].lazy.compactMap { env[$0].flatMap(Int.init) }.first ?? 1
-    guard size > 1 else { return }
+    guard MPICommunicator.launchedByMPI, let size = MPICommunicator.launcherSize, size > 1 else { return }
     FileHandle.standardError.write(Data("""
         error: plm prepare \(command) prepares one input per call and does not run under MPI; with \(size) \
         ranks each would write it into the same file. Run it without mpirun, or one call per trajectory and \

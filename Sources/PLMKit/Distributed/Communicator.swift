@@ -118,6 +118,13 @@ public final class MPICommunicator: Communicator {
         return env["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? env["SLURM_NTASKS_PER_NODE"].flatMap(Int.init)
     }
 
+    /// The job's rank count the launcher announced, from the environment (before MPI_Init).
+    public static var launcherSize: Int? {
+        let env = ProcessInfo.processInfo.environment
+        for k in ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"] { if let v = env[k].flatMap(Int.init) { return v } }
+        return nil
+    }
+
     /// The rank the launcher assigned, from the environment (before MPI_Init).
     public static var launcherRank: Int? {
         let env = ProcessInfo.processInfo.environment
