@@ -6,6 +6,22 @@ private typealias S = HDF5TestSupport
 
 @Suite("HDF5 wrapper")
 struct HDF5FileTests {
+    @Test("a process spawned while a file is open (inheriting descriptors) does not keep its lock after close")
+    func spawnedChildDoesNotKeepLock() throws {
+        let path = try S.temporaryPath("lock.h5")
+        let f = try HDF5File.create(path)
+        try f.write("x", [Float(1), 2, 3], shape: [3])
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sleep"), strdup("3"), nil]
+        defer { argv.forEach { free($0) } }
+        #expect(posix_spawn(&pid, "/bin/sleep", nil, nil, argv, environ) == 0)   // inherits every non-CLOEXEC descriptor
+        defer { kill(pid, SIGKILL); var st: Int32 = 0; waitpid(pid, &st, 0) }
+        f.close()
+        let g = try HDF5File.open(path, mode: .readWrite)   // "unable to lock file, errno = 11" if the child held the lock
+        #expect(try g.read("x", as: Float.self).values == [1, 2, 3])
+        g.close()
+    }
+
     @Test("every numeric dtype round-trips with its shape, bit for bit")
     func numericRoundTrip() throws {
         let path = try S.temporaryPath("dtypes.h5")

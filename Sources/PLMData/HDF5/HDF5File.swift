@@ -32,6 +32,7 @@ public final class HDF5File: HDF5Group {
             let flags = overwrite ? plm_H5F_ACC_TRUNC() : plm_H5F_ACC_EXCL()
             let id = H5Fcreate(path, flags, HDF5Library.defaultPlist, HDF5Library.defaultPlist)
             guard id >= 0 else { throw ctx.error(.openFailed, "cannot create the file") }
+            HDF5Library.closeOnExec(id)
             return HDF5File(id: id, path: path, writable: true)
         }
     }
@@ -59,6 +60,7 @@ public final class HDF5File: HDF5Group {
                     : "cannot open the file" + (writable ? " for writing" : "")
                 throw HDF5Error(.openFailed, file: path, object: "", reason, detail: detail)
             }
+            HDF5Library.closeOnExec(id)
             return HDF5File(id: id, path: path, writable: writable)
         }
     }

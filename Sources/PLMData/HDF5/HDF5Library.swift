@@ -30,6 +30,18 @@ enum HDF5Library {
     }
 
     static var defaultPlist: hid_t { plm_H5P_DEFAULT() }
+
+    /// Marks an open file's descriptor close-on-exec. HDF5 locks the files it
+    /// opens (flock); a process spawned without closing inherited descriptors
+    /// would otherwise keep that lock after we close the file, and the next
+    /// open fails with "unable to lock file, errno = 11".
+    static func closeOnExec(_ file: hid_t) {
+        var handle: UnsafeMutableRawPointer? = nil
+        guard H5Fget_vfd_handle(file, defaultPlist, &handle) >= 0, let h = handle else { return }
+        let fd = h.load(as: Int32.self)   // the default (sec2) driver's handle is the int descriptor
+        let flags = fcntl(fd, F_GETFD)
+        if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+    }
 }
 
 /// Which HDF5 close function owns an id.
