@@ -35,6 +35,20 @@ static inline size_t plm_H5T_VARIABLE(void) { return H5T_VARIABLE; }
 static inline hsize_t plm_H5S_UNLIMITED(void) { return H5S_UNLIMITED; }
 static inline hid_t plm_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
 
+// A file-access property list with HDF5's own flock() locking switched off
+// (PLMKit takes its own lock on a close-on-exec descriptor; see
+// HDF5FileLock). H5Pset_file_locking exists from 1.10.7 and 1.12.1; with an
+// older library the list is the default one and HDF5 locks as before.
+// Returns a negative id on failure; the caller closes it.
+static inline hid_t plm_fapl_without_locking(void) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return fapl;
+#if (H5_VERSION_GE(1, 10, 7) && !H5_VERSION_GE(1, 11, 0)) || H5_VERSION_GE(1, 12, 1)
+    if (H5Pset_file_locking(fapl, 0, 1) < 0) { H5Pclose(fapl); return -1; }
+#endif
+    return fapl;
+}
+
 // Reclaims the memory HDF5 allocated for variable-length data read into buf.
 static inline herr_t plm_vlen_reclaim(hid_t type_id, hid_t space_id, void *buf) {
 #if H5_VERSION_GE(1, 12, 0)

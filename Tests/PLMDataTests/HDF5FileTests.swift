@@ -6,7 +6,7 @@ private typealias S = HDF5TestSupport
 
 @Suite("HDF5 wrapper")
 struct HDF5FileTests {
-    @Test("a process spawned while a file is open (inheriting descriptors) does not keep its lock after close")
+    @Test("a process spawned or forked while a file is open (sharing descriptors) does not keep its lock after close")
     func spawnedChildDoesNotKeepLock() throws {
         let path = try S.temporaryPath("lock.h5")
         let f = try HDF5File.create(path)
@@ -16,10 +16,52 @@ struct HDF5FileTests {
         defer { argv.forEach { free($0) } }
         #expect(posix_spawn(&pid, "/bin/sleep", nil, nil, argv, environ) == 0)   // inherits every non-CLOEXEC descriptor
         defer { kill(pid, SIGKILL); var st: Int32 = 0; waitpid(pid, &st, 0) }
+        // A child that has forked but not yet exec'd shares every descriptor, O_CLOEXEC
+        // ones included (what another thread's spawn looks like from here, for as long
+        // as the child takes to reach exec). Closing ours must still free the lock.
+        let forked = fork()
+        if forked == 0 { sleep(3); _exit(0) }   // async-signal-safe only
+        #expect(forked > 0)
+        defer { kill(forked, SIGKILL); var st: Int32 = 0; waitpid(forked, &st, 0) }
         f.close()
         let g = try HDF5File.open(path, mode: .readWrite)   // "unable to lock file, errno = 11" if the child held the lock
         #expect(try g.read("x", as: Float.self).values == [1, 2, 3])
         g.close()
+    }
+
+    @Test("the file lock is PLMKit's own: exclusive while writing, shared while reading, refused while another holder writes")
+    func interProcessLock() throws {
+        let path = try S.temporaryPath("locked.h5")
+        // flock locks belong to an open file description, so a second open() here
+        // stands in for another process (h5py's HDF5 flocks the same way).
+        func otherHolder(_ op: Int32) -> Int32? {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return nil }
+            if flock(fd, op | LOCK_NB) != 0 { close(fd); return nil }
+            return fd
+        }
+        let w = try HDF5File.create(path)
+        try w.write("x", [Int32(7)], shape: [1])
+        #expect(otherHolder(LOCK_SH) == nil)            // writer holds it exclusively
+        let again = try HDF5File.open(path)             // our own process: HDF5 arbitrates, no self-conflict
+        #expect(try again.read("x", as: Int32.self).values == [7])
+        again.close()
+        w.close()
+        let r = try HDF5File.open(path)
+        let shared = try #require(otherHolder(LOCK_SH))  // readers share
+        #expect(otherHolder(LOCK_EX) == nil)
+        close(shared)
+        r.close()
+        let writer = try #require(otherHolder(LOCK_EX))
+        let e = S.hdf5Error { _ = try HDF5File.open(path) }
+        #expect(e?.kind == .openFailed && e?.message.contains("another process") == true)
+        let e2 = S.hdf5Error { _ = try HDF5File.create(path) }
+        #expect(e2?.kind == .openFailed)
+        close(writer)
+        #expect(try HDF5File.open(path, mode: .readWrite).read("x", as: Int32.self).values == [7])   // the refused create truncated nothing
+        // and nothing stays locked after all handles close
+        let last = try #require(otherHolder(LOCK_EX))
+        close(last)
     }
 
     @Test("every numeric dtype round-trips with its shape, bit for bit")

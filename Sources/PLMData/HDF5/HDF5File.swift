@@ -18,8 +18,10 @@ public final class HDF5File: HDF5Group {
     /// True when the file was opened for writing.
     public var isWritable: Bool { fileState.writable }
 
-    init(id: hid_t, path: String, writable: Bool) {
-        super.init(handle: HDF5Handle(id, .file), file: HDF5FileState(path: path, writable: writable), path: "/")
+    init(id: hid_t, path: String, writable: Bool, lock: HDF5FileLock) {
+        let handle = HDF5Handle(id, .file)
+        handle.fileLock = lock
+        super.init(handle: handle, file: HDF5FileState(path: path, writable: writable), path: "/")
     }
 
     /// Creates a new file; an existing file is truncated when `overwrite` (default), else `alreadyExists`.
@@ -29,11 +31,30 @@ public final class HDF5File: HDF5Group {
             if !overwrite && FileManager.default.fileExists(atPath: path) {
                 throw HDF5Error(.alreadyExists, file: path, object: "", "file exists (pass overwrite: true to truncate it)")
             }
-            let flags = overwrite ? plm_H5F_ACC_TRUNC() : plm_H5F_ACC_EXCL()
-            let id = H5Fcreate(path, flags, HDF5Library.defaultPlist, HDF5Library.defaultPlist)
-            guard id >= 0 else { throw ctx.error(.openFailed, "cannot create the file") }
+            // The lock needs the file to exist: create it empty (exclusively unless
+            // overwriting), lock it, then let HDF5 truncate it to a fresh file.
+            let existed = FileManager.default.fileExists(atPath: path)
+            let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite ? 0 : O_EXCL), 0o644)
+            guard fd >= 0 else {
+                let code = errno
+                if code == EEXIST { throw HDF5Error(.alreadyExists, file: path, object: "", "file exists (pass overwrite: true to truncate it)") }
+                throw HDF5Error(.openFailed, file: path, object: "", "cannot create the file", detail: "open: \(String(cString: strerror(code)))")
+            }
+            Glibc.close(fd)
+            let lock: HDF5FileLock
+            do { lock = try HDF5FileLock.acquire(path, exclusive: true) } catch {
+                if !existed { unlink(path) }
+                throw error
+            }
+            let id = try HDF5Library.withFileAccess(ctx) { H5Fcreate(path, plm_H5F_ACC_TRUNC(), HDF5Library.defaultPlist, $0) }
+            guard id >= 0 else {
+                let e = ctx.error(.openFailed, "cannot create the file")
+                lock.release()
+                if !existed { unlink(path) }
+                throw e
+            }
             HDF5Library.closeOnExec(id)
-            return HDF5File(id: id, path: path, writable: true)
+            return HDF5File(id: id, path: path, writable: true, lock: lock)
         }
     }
 
@@ -53,15 +74,17 @@ public final class HDF5File: HDF5Group {
             }
             guard signature > 0 else { throw ctx.error(.openFailed, "cannot read the file to check its HDF5 signature") }
             let writable = mode == .readWrite
-            let id = H5Fopen(path, writable ? plm_H5F_ACC_RDWR() : plm_H5F_ACC_RDONLY(), HDF5Library.defaultPlist)
+            let lock = try HDF5FileLock.acquire(path, exclusive: writable)
+            let id = try HDF5Library.withFileAccess(ctx) { H5Fopen(path, writable ? plm_H5F_ACC_RDWR() : plm_H5F_ACC_RDONLY(), $0) }
             guard id >= 0 else {
                 let detail = HDF5Library.takeErrorSummary()
+                lock.release()
                 let reason = detail.lowercased().contains("truncated") ? "file is truncated (HDF5 end-of-file check failed)"
                     : "cannot open the file" + (writable ? " for writing" : "")
                 throw HDF5Error(.openFailed, file: path, object: "", reason, detail: detail)
             }
             HDF5Library.closeOnExec(id)
-            return HDF5File(id: id, path: path, writable: writable)
+            return HDF5File(id: id, path: path, writable: writable, lock: lock)
         }
     }
 

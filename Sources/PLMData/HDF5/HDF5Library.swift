@@ -31,10 +31,10 @@ enum HDF5Library {
 
     static var defaultPlist: hid_t { plm_H5P_DEFAULT() }
 
-    /// Marks an open file's descriptor close-on-exec. HDF5 locks the files it
-    /// opens (flock); a process spawned without closing inherited descriptors
-    /// would otherwise keep that lock after we close the file, and the next
-    /// open fails with "unable to lock file, errno = 11".
+    /// Marks an open file's HDF5 descriptor close-on-exec (hygiene: a spawned
+    /// program has no business holding our files open). It cannot be atomic —
+    /// HDF5 opens without O_CLOEXEC — which is why HDF5's own flock is off and
+    /// the lock lives on `HDF5FileLock`'s descriptor instead.
     static func closeOnExec(_ file: hid_t) {
         var handle: UnsafeMutableRawPointer? = nil
         guard H5Fget_vfd_handle(file, defaultPlist, &handle) >= 0, let h = handle else { return }
@@ -42,6 +42,106 @@ enum HDF5Library {
         let flags = fcntl(fd, F_GETFD)
         if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
     }
+
+    /// Runs `body` with a file-access list that has HDF5's locking off.
+    static func withFileAccess<T>(_ ctx: HDF5Context, _ body: (hid_t) throws -> T) throws -> T {
+        let fapl = plm_fapl_without_locking()
+        guard fapl >= 0 else { throw ctx.error(.openFailed, "cannot make a file-access property list") }
+        defer { H5Pclose(fapl) }
+        return try body(fapl)
+    }
+}
+
+/// The inter-process lock on an open HDF5 file: shared for reading, exclusive
+/// for writing, as HDF5's own (flock) lock, which it replaces.
+///
+/// Why not HDF5's lock: HDF5 opens the file without O_CLOEXEC and flocks that
+/// descriptor. A process spawned by another thread between the open and our
+/// `fcntl(FD_CLOEXEC)` (Swift Testing's exit tests, `mpirun`, `plm` children)
+/// inherits the descriptor and with it the lock, which then outlives our
+/// close: the next open fails with "unable to lock file, errno = 11". This lock
+/// is taken on a descriptor opened with O_CLOEXEC, so no program a child execs
+/// holds it, and released with an explicit LOCK_UN, which frees it even while
+/// a child between fork and exec still shares the descriptor.
+/// flock locks still conflict with h5py's (HDF5's) locks on the same file.
+///
+/// One flock per file (device, inode) per process, counted: flock locks
+/// belong to an open file description, so a second descriptor in the same
+/// process would conflict with the first. Within a process HDF5 decides
+/// which combinations of opens are allowed, as before. Filesystems without
+/// flock (some NFS) get no lock, as HDF5's `ignore_when_disabled`.
+final class HDF5FileLock {
+    private struct Key: Hashable { let device: UInt64; let inode: UInt64 }
+    private struct Held { let fd: Int32; var count: Int }
+    nonisolated(unsafe) private static var held: [Key: Held] = [:]   // guarded by `guardLock`
+    private static let guardLock = NSLock()
+
+    private let key: Key
+    private var isHeld = true
+
+    private init(key: Key) { self.key = key }
+
+    /// Locks the file at `path`, which must exist. `exclusive` for writing.
+    static func acquire(_ path: String, exclusive: Bool) throws -> HDF5FileLock {
+        guardLock.lock()
+        defer { guardLock.unlock() }
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw HDF5Error(.openFailed, file: path, object: "", "cannot open the file: \(String(cString: strerror(errno)))")
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let message = String(cString: strerror(errno))
+            Glibc.close(fd)
+            throw HDF5Error(.openFailed, file: path, object: "", "cannot stat the file: \(message)")
+        }
+        let key = Key(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+        if var h = held[key] {   // this process already holds it; HDF5 arbitrates between our own opens
+            Glibc.close(fd)
+            h.count += 1
+            held[key] = h
+            return HDF5FileLock(key: key)
+        }
+        if flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
+            let code = errno
+            if code == EWOULDBLOCK {
+                Glibc.close(fd)
+                throw HDF5Error(.openFailed, file: path, object: "",
+                                exclusive ? "the file is open in another process; close it there before writing"
+                                          : "the file is being written by another process")
+            }
+            guard code == ENOLCK || code == ENOSYS || code == EOPNOTSUPP else {
+                Glibc.close(fd)
+                throw HDF5Error(.openFailed, file: path, object: "", "cannot lock the file: \(String(cString: strerror(code)))")
+            }
+        }
+        held[key] = Held(fd: fd, count: 1)
+        return HDF5FileLock(key: key)
+    }
+
+    /// Drops this reference; the last one unlocks. Later calls do nothing.
+    func release() {
+        Self.guardLock.lock()
+        defer { Self.guardLock.unlock() }
+        do {
+            guard isHeld, var h = Self.held[key] else { return }
+            isHeld = false
+            h.count -= 1
+            if h.count == 0 {
+                Self.held[key] = nil
+                // Unlock explicitly before closing: a child being spawned by another
+                // thread may hold a copy of the descriptor until it execs (O_CLOEXEC
+                // closes it only then), and while it does, close() alone would leave
+                // the description, and its lock, alive. LOCK_UN on any copy frees it.
+                _ = flock(h.fd, LOCK_UN)
+                Glibc.close(h.fd)
+            } else {
+                Self.held[key] = h
+            }
+        }
+    }
+
+    deinit { release() }
 }
 
 /// Which HDF5 close function owns an id.
@@ -67,6 +167,8 @@ final class HDF5Handle {
     let id: hid_t
     let kind: HDF5HandleKind
     private(set) var isOpen = true
+    /// A file handle's inter-process lock, released when the id closes.
+    var fileLock: HDF5FileLock?
 
     /// Wraps an id already checked to be >= 0.
     init(_ id: hid_t, _ kind: HDF5HandleKind) {
@@ -81,6 +183,8 @@ final class HDF5Handle {
             isOpen = false
             _ = kind.close(id)
             plm_error_clear()
+            fileLock?.release()
+            fileLock = nil
         }
     }
 
