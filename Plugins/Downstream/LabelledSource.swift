@@ -111,6 +111,9 @@ public struct LabelledSourceConfig: DataSourcePluginConfig {
     public var split: [String]?
     /// Splits served as held-out examples (the trainer's validation set).
     public var holdoutSplit: [String]?
+    /// Splits served as test examples: never trained on nor used to pick the
+    /// best checkpoint; evaluated at the end of the run (and by `plm evaluate`).
+    public var testSplit: [String]?
 
     /// The trainer's hash split; with `holdout_split` the source marks its
     /// held-out rows itself (`DataSource.isHeldOut`) and this is 0.
@@ -120,6 +123,7 @@ public struct LabelledSourceConfig: DataSourcePluginConfig {
         case name, path, labelsPath = "labels_path", weight, group, validationFraction = "validation_fraction"
         case maxRecords = "max_records", idColumn = "id_column", sequenceColumn = "sequence_column", delimiter
         case labels, residueLabels = "residue_labels", splitColumn = "split_column", split, holdoutSplit = "holdout_split"
+        case testSplit = "test_split"
     }
 
     public init(from decoder: Decoder) throws {
@@ -139,6 +143,7 @@ public struct LabelledSourceConfig: DataSourcePluginConfig {
         splitColumn = try c.decodeIfPresent(String.self, forKey: .splitColumn) ?? "split"
         split = try Self.decodeNames(c, .split)
         holdoutSplit = try Self.decodeNames(c, .holdoutSplit)
+        testSplit = try Self.decodeNames(c, .testSplit)
         if !(0..<1).contains(holdoutFraction) { throw recipeError(decoder, key: CodingKeys.validationFraction, "must be in [0, 1)") }
         if holdoutSplit != nil && holdoutFraction > 0 {
             throw recipeError(decoder, key: CodingKeys.holdoutSplit, "use either holdout_split (explicit split) or validation_fraction (hash split), not both")
@@ -148,6 +153,14 @@ public struct LabelledSourceConfig: DataSourcePluginConfig {
         if Set(keys).count != keys.count { throw recipeError(decoder, key: CodingKeys.labels, "label keys must be distinct: \(keys)") }
         if let s = split, let h = holdoutSplit, !Set(s).isDisjoint(with: h) {
             throw recipeError(decoder, key: CodingKeys.holdoutSplit, "names a split that `split` also serves for training")
+        }
+        if let t = testSplit {
+            if let s = split, !Set(s).isDisjoint(with: t) {
+                throw recipeError(decoder, key: CodingKeys.testSplit, "names a split that `split` also serves for training")
+            }
+            if let h = holdoutSplit, !Set(h).isDisjoint(with: t) {
+                throw recipeError(decoder, key: CodingKeys.testSplit, "names a split that `holdout_split` also serves for validation")
+            }
         }
     }
 
@@ -173,11 +186,12 @@ public struct LabelledSourceConfig: DataSourcePluginConfig {
         try c.encode(splitColumn, forKey: .splitColumn)
         try c.encodeIfPresent(split, forKey: .split)
         try c.encodeIfPresent(holdoutSplit, forKey: .holdoutSplit)
+        try c.encodeIfPresent(testSplit, forKey: .testSplit)
     }
 
     public func makeSource(_ ctx: BuildContext) throws -> DataSource {
-        let (examples, heldOut) = try LabelledTable.load(self).examples(self, log: ctx.log)
-        return InMemorySource(name: name, examples: examples, heldOut: holdoutSplit != nil ? heldOut : nil)
+        let (examples, splits) = try LabelledTable.load(self).examples(self, log: ctx.log)
+        return InMemorySource(name: name, examples: examples, splits: splits)
     }
 }
 
@@ -248,8 +262,10 @@ struct LabelledTable {
     }
 
     /// Examples of the rows the config serves.
-    /// The served rows as examples, and per example whether it is in `holdout_split`.
-    func examples(_ c: LabelledSourceConfig, log: (String) -> Void) throws -> ([Example], [Bool]) {
+    /// The served rows as examples, and per example its split: `.test` in
+    /// `test_split`, `.validation` / `.train` when `holdout_split` is given,
+    /// else nil (the trainer's hash split with `validation_fraction`).
+    func examples(_ c: LabelledSourceConfig, log: (String) -> Void) throws -> ([Example], [ExampleSplit?]) {
         // Class vocabularies come from the whole file, so every split's source agrees.
         var classLists: [String: [String]] = [:]
         for s in c.labels where s.type != .regression {
@@ -277,15 +293,17 @@ struct LabelledTable {
 
         let tok = Tokenizer()
         var out: [Example] = []
-        var heldOut: [Bool] = []
+        var splits: [ExampleSplit?] = []
         var ids = Set<String>()
         for i in rows.indices {
             let at = "\(file):\(lines[i])"
-            var holdout = false
-            if c.split != nil || c.holdoutSplit != nil {
+            var role: ExampleSplit? = nil
+            if c.split != nil || c.holdoutSplit != nil || c.testSplit != nil {
                 let s = try value(i, c.splitColumn).trimmingCharacters(in: .whitespaces)
-                holdout = c.holdoutSplit?.contains(s) ?? false
-                if !holdout && !(c.split?.contains(s) ?? true) { continue }
+                if c.testSplit?.contains(s) == true { role = .test }
+                else if c.holdoutSplit?.contains(s) == true { role = .validation }
+                else if !(c.split?.contains(s) ?? true) { continue }
+                else if c.holdoutSplit != nil { role = .train }
             }
             let id = try value(i, c.idColumn)
             if id.isEmpty { throw LabelledDataError("\(at): empty \(c.idColumn)") }
@@ -310,10 +328,10 @@ struct LabelledTable {
                 e.features[s.key] = FeatureArray(shape: [e.tokens.count, 1], values: v)
             }
             out.append(e)
-            heldOut.append(holdout)
+            splits.append(role)
             if let m = c.maxRecords, out.count >= m { break }
         }
-        return (out, heldOut)
+        return (out, splits)
     }
 
     func proteinLabel(_ s: ProteinLabelSpec, _ classes: [String]?, row i: Int, at: String) throws -> [Float] {

@@ -15,7 +15,7 @@ struct PLM: ParsableCommand {
         commandName: "plm",
         abstract: "Train, tune and use structure- and dynamics-aware protein language models.",
         version: "plm \(PLMKitVersion.string)",
-        subcommands: [Train.self, RecipeCommand.self, Embed.self, Score.self, Prepare.self, Plugins.self, Info.self, Bench.self]
+        subcommands: [Train.self, Evaluate.self, RecipeCommand.self, Embed.self, Score.self, Prepare.self, Plugins.self, Info.self, Bench.self]
     )
 
     static func main() {

@@ -113,6 +113,28 @@ struct DownstreamMetricsTests {
         #expect(tr.count == 2 && first.extras["go"] == [1, 1, 0])
     }
 
+    @Test("labelled_csv splits: split / holdout_split / test_split mark each row; overlaps are recipe errors at the key")
+    func labelledSplits() throws {
+        let all = try source("{name: t, kind: labelled_csv, path: t.csv, split: train, holdout_split: valid, test_split: test}",
+                             files: ["t.csv": Self.csv])
+        #expect(all.count == 3 && (0..<3).map { all.split(of: $0) } == [.train, .validation, .test])
+        // test_split alone: the other rows go to the trainer's hash split (nil).
+        let testOnly = try source("{name: t, kind: labelled_csv, path: t.csv, test_split: [test]}", files: ["t.csv": Self.csv])
+        #expect(testOnly.count == 3 && (0..<3).map { testOnly.split(of: $0) } == [nil, nil, .test])
+        // No split keys: every row, all nil.
+        let plain = try source("{name: t, kind: labelled_csv, path: t.csv}", files: ["t.csv": Self.csv])
+        #expect((0..<3).map { plain.split(of: $0) } == [nil, nil, nil])
+        for (yaml, message) in [("split: [train, test], test_split: test", "`split` also serves"),
+                                ("holdout_split: [valid, test], test_split: test", "`holdout_split` also serves")] {
+            do {
+                _ = try source("{name: t, kind: labelled_csv, path: t.csv, \(yaml)}", files: ["t.csv": Self.csv])
+                Issue.record("expected a recipe error for \(yaml)")
+            } catch {
+                #expect("\(error)".contains("test_split") && "\(error)".contains(message), "\(error)")
+            }
+        }
+    }
+
     @Test("labelled_csv: FASTA + TSV labels; errors name file and line")
     func fastaAndErrors() throws {
         let s = try source("{name: t, kind: labelled_csv, path: s.fasta, labels_path: l.tsv, labels: [{key: fold, column: label}]}",

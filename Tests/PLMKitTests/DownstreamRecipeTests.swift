@@ -96,6 +96,64 @@ struct DownstreamRecipeTests {
             compared += 1
         }
         #expect(compared >= 1, "no baseline in \(v)")
+        // The test split, scored once at the end with best/: classification must beat the
+        // majority class on macro-F1 (accuracy on the 5 ss3 test chains is near the
+        // majority's: docs in examples/tuning/README.md), regression the training mean.
+        let t = try #require(summary.test, "\(name): no test metrics")
+        #expect(summary.testCheckpoint == "best")
+        var tested = 0
+        for (k, base) in t where k.hasSuffix("/baseline_macro_f1") {
+            let model = try #require(t[k.replacingOccurrences(of: "baseline_", with: "")])
+            #expect(model > base + 0.1, "\(name): test \(k.replacingOccurrences(of: "baseline_", with: "")) \(model) vs baseline \(base)")
+            tested += 1
+        }
+        for (k, base) in t where k.hasSuffix("/baseline_mse") {
+            let model = try #require(t[k.replacingOccurrences(of: "baseline_", with: "")])
+            #expect(model < base, "\(name): test mse \(model) vs baseline \(base)")
+            tested += 1
+        }
+        #expect(tested >= 1, "no test baseline in \(t)")
+    }
+
+    @Test("test split: exactly the CSV's test rows, never trained on, scored once with best/; Trainer.evaluating reproduces it from disk")
+    func testSplit() throws {
+        let (trainer, run) = try train("tune-topk-class.yaml", steps: 8)
+        defer { try? FileManager.default.removeItem(at: run) }
+        let summary = try JSONDecoder().decode(SummaryProbe.self, from: Data(contentsOf: run.appendingPathComponent("summary.json")))
+        let test = try #require(summary.test)
+        #expect(summary.test_checkpoint == "best")
+        // Item counts are the CSVs' test rows: disorder.csv 63, ss3.csv 5.
+        func count(_ file: String, _ column: Int, _ split: String) throws -> Int {
+            let csv = try String(contentsOf: RepoFixtures.root.appendingPathComponent("examples/tuning/\(file)"), encoding: .utf8)
+            return csv.split(separator: "\n").dropFirst().filter { $0.split(separator: ",").map(String.init)[column] == split }.count
+        }
+        #expect(test["classification/disorder/items"] == Double(try count("disorder.csv", 3, "test")))
+        #expect(test["regression/fold/items"] == Double(try count("ss3.csv", 6, "test")))
+        // One test line in metrics.jsonl, at the final step, naming best/'s step.
+        let lines = try lines(run, "test")
+        let bestStep = try JSONDecoder().decode(CheckpointState.self, from: Data(contentsOf: run.appendingPathComponent("best/state.json"))).step
+        #expect(lines.count == 1 && lines[0]["step"] as? Int == 8 && lines[0]["checkpoint_step"] as? Double == Double(bestStep))
+        // A fresh trainer built from config.resolved.yaml (what `plm evaluate` does) gets the same numbers from best/ ...
+        let evaluator = try Trainer.evaluating(runDirectory: run, registry: testRegistry(), log: { _ in })
+        let again = try #require(try evaluator.evaluate(checkpoint: run.appendingPathComponent("best"), split: .test))
+        #expect(again == test)
+        // ... and best/ on the validation split reproduces the validation line logged at its step.
+        let valLine = try #require(try self.lines(run, "validation").first { $0["step"] as? Int == bestStep })
+        let val = try #require(try evaluator.evaluate(checkpoint: run.appendingPathComponent("best"), split: .validation))
+        let logged = try #require(valLine["loss"] as? Double)
+        #expect(abs(try #require(val["loss"]) - logged) <= 1e-12 * logged, "best/ validation loss \(val["loss"] ?? .nan) vs logged \(logged)")
+        // Another checkpoint gives other numbers (the weights really are reloaded).
+        if bestStep != 8 {
+            let last = try #require(try evaluator.evaluate(checkpoint: run.appendingPathComponent("checkpoint-8"), split: .test))
+            #expect(last["loss"] != test["loss"])
+        }
+        _ = trainer
+        // An interrupted run scores nothing on the test split.
+        let (r, _) = try RecipeLoader.load(path: Self.recipe("tune-topk-class.yaml"), overrides: ["training.steps=8"], registry: testRegistry())
+        let stopped = URL(fileURLWithPath: RepoFixtures.temp("tune-stopped"))
+        defer { try? FileManager.default.removeItem(at: stopped) }
+        let s = try Trainer(recipe: r, runDirectory: stopped, resume: false, showProgress: false, log: { _ in }).run(stopAfter: 3)
+        #expect(s.interrupted && s.test == nil)
     }
 
     @Test("whole-set validation: metrics over every held-out protein across batches, majority / mean baselines from the training split")
@@ -164,4 +222,10 @@ struct DownstreamRecipeTests {
         let a = withNoGrad { trained.logits(tokens) }.toArray(), b = withNoGrad { loaded.logits(tokens) }.toArray()
         #expect(maxRel(a, b) < 1e-5, "reloaded logits differ: \(maxRel(a, b))")
     }
+}
+
+/// The parts of summary.json the test-split test reads.
+private struct SummaryProbe: Decodable {
+    let test: [String: Double]?
+    let test_checkpoint: String?
 }

@@ -182,15 +182,15 @@ public struct FastaSourceConfig: DataSourcePluginConfig {
 public final class InMemorySource: DataSource {
     public let name: String
     public let examples: [Example]
-    /// Per example: held out (validation) or not; nil = the trainer's hash split.
-    public let heldOut: [Bool]?
-    public init(name: String, examples: [Example], heldOut: [Bool]? = nil) {
-        precondition(heldOut.map { $0.count == examples.count } ?? true, "InMemorySource: \(heldOut?.count ?? 0) held-out flags for \(examples.count) examples")
-        self.name = name; self.examples = examples; self.heldOut = heldOut
+    /// Per example: its split, or nil for the trainer's hash split.
+    public let splits: [ExampleSplit?]?
+    public init(name: String, examples: [Example], splits: [ExampleSplit?]? = nil) {
+        precondition(splits.map { $0.count == examples.count } ?? true, "InMemorySource: \(splits?.count ?? 0) splits for \(examples.count) examples")
+        self.name = name; self.examples = examples; self.splits = splits
     }
     public var count: Int { examples.count }
     public func example(at index: Int) throws -> Example { examples[index] }
-    public func isHeldOut(_ index: Int) -> Bool? { heldOut?[index] }
+    public func split(of index: Int) -> ExampleSplit? { splits?[index] ?? nil }
 }
 
 // MARK: Registration

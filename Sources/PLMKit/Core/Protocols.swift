@@ -137,15 +137,22 @@ public protocol DataSource: AnyObject {
     /// The id of example `index` (used for the train/validation split at
     /// start-up; override when reading a whole example is expensive).
     func id(at index: Int) throws -> String
-    /// Whether example `index` belongs to the held-out (validation) set when
-    /// the source has its own split (e.g. a CSV's split column); nil: the
-    /// trainer splits by a hash of the id and `validation_fraction`.
-    func isHeldOut(_ index: Int) -> Bool?
+    /// Which split example `index` serves when the source has its own split
+    /// (e.g. a CSV's split column); nil: the trainer puts it in training or
+    /// validation by a hash of the id and `validation_fraction`.
+    func split(of index: Int) -> ExampleSplit?
+}
+
+/// The part of a run an example serves. Validation examples pick the best
+/// checkpoint; test examples are evaluated once, at the end, with that
+/// checkpoint (`summary.json` "test"), or with `plm evaluate`.
+public enum ExampleSplit: String, Sendable, CaseIterable {
+    case train, validation, test
 }
 
 extension DataSource {
     public func id(at index: Int) throws -> String { try example(at: index).id }
-    public func isHeldOut(_ index: Int) -> Bool? { nil }
+    public func split(of index: Int) -> ExampleSplit? { nil }
 }
 
 public protocol DataSourcePluginConfig: PluginConfig {

@@ -17,6 +17,12 @@ public struct TrainingSummary: Codable, Sendable {
     /// Metrics of the last evaluation on the validation split (whole-set
     /// metrics and `baseline_*` numbers where the targets provide them).
     public var validation: [String: Double]? = nil
+    /// Metrics on the test split (sources with their own test rows), computed
+    /// once at the end of a completed run with `testCheckpoint`'s weights.
+    public var test: [String: Double]? = nil
+    /// The checkpoint the test metrics come from: `best` (lowest validation
+    /// loss) when the run validated, else the final `checkpoint-N`.
+    public var testCheckpoint: String? = nil
     /// Data-parallel ranks; present when more than one.
     public var worldSize: Int? = nil
     /// Mean seconds per step spent in the gradient all-reduce (distributed runs).
@@ -28,6 +34,7 @@ public struct TrainingSummary: Codable, Sendable {
         case steps, finalLoss = "final_loss", trainableParameters = "trainable_parameters"
         case totalParameters = "total_parameters", tokensPerSecond = "tokens_per_second", seconds
         case bestValidationLoss = "best_validation_loss", resumedFrom = "resumed_from", interrupted, validation
+        case test, testCheckpoint = "test_checkpoint"
         case worldSize = "world_size", allReduceSecondsPerStep = "allreduce_seconds_per_step"
         case rankWaitSecondsPerStep = "rank_wait_seconds_per_step"
     }
@@ -44,6 +51,8 @@ public struct TrainingSummary: Codable, Sendable {
         try c.encodeIfPresent(resumedFrom, forKey: .resumedFrom)
         try c.encode(interrupted, forKey: .interrupted)
         try c.encodeIfPresent(validation, forKey: .validation)
+        try c.encodeIfPresent(test, forKey: .test)
+        try c.encodeIfPresent(testCheckpoint, forKey: .testCheckpoint)
         try c.encodeIfPresent(worldSize, forKey: .worldSize)
         try c.encodeIfPresent(allReduceSecondsPerStep, forKey: .allReduceSecondsPerStep)
         try c.encodeIfPresent(rankWaitSecondsPerStep, forKey: .rankWaitSecondsPerStep)
@@ -86,6 +95,15 @@ public final class Trainer {
         let data: DataSource
         let train: [Int]
         let validation: [Int]
+        let test: [Int]
+
+        func indices(_ split: ExampleSplit) -> [Int] {
+            switch split {
+            case .train: return train
+            case .validation: return validation
+            case .test: return test
+            }
+        }
     }
     let sources: [Source]
     public let parameters: [NamedParameter]
@@ -114,9 +132,32 @@ public final class Trainer {
     /// averaged over the ranks, every rank takes the same optimizer step, and
     /// rank 0 alone writes the run directory (which must be visible to every
     /// rank for `--resume`).
-    public init(recipe: Recipe, runDirectory: URL, resume: Bool, showProgress: Bool = true,
-                communicator: Communicator = SingleProcessCommunicator(),
-                log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws {
+    public convenience init(recipe: Recipe, runDirectory: URL, resume: Bool, showProgress: Bool = true,
+                            communicator: Communicator = SingleProcessCommunicator(),
+                            log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws {
+        try self.init(recipe: recipe, runDirectory: runDirectory, start: resume ? .resume : .new, showProgress: showProgress,
+                      communicator: communicator, log: log)
+    }
+
+    /// A trainer for evaluating the checkpoints of an existing run
+    /// (`plm evaluate`): built from the run's `config.resolved.yaml`; nothing
+    /// is loaded or written until `evaluate(checkpoint:split:)`.
+    public static func evaluating(runDirectory: URL, registry: PluginRegistry,
+                                  log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws -> Trainer {
+        let config = runDirectory.appendingPathComponent("config.resolved.yaml")
+        guard FileManager.default.fileExists(atPath: config.path) else {
+            throw TrainingError.plugin("\(runDirectory.path) is not a run directory (no config.resolved.yaml)")
+        }
+        let (r, _) = try RecipeLoader.load(path: config.path, registry: registry)
+        return try Trainer(recipe: r, runDirectory: runDirectory, start: .evaluate, showProgress: false, log: log)
+    }
+
+    /// How a trainer starts: a new run, the newest checkpoint of a run, or
+    /// evaluation only (the run directory is left alone).
+    enum Start { case new, resume, evaluate }
+
+    init(recipe: Recipe, runDirectory: URL, start: Start, showProgress: Bool,
+         communicator: Communicator = SingleProcessCommunicator(), log: @escaping (String) -> Void) throws {
         self.recipe = recipe
         self.runDirectory = runDirectory
         self.log = communicator.isRoot ? log : { _ in }
@@ -153,14 +194,19 @@ public final class Trainer {
             guard let c = sec.config as? DataSourcePluginConfig else { throw TrainingError.plugin("data.sources.\(i): kind '\(sec.kind)' is not a data source") }
             let d = try c.makeSource(ctx)
             guard d.count > 0 else { throw TrainingError.plugin("data source '\(c.name)' has no examples") }
-            var train: [Int] = [], val: [Int] = []
+            var train: [Int] = [], val: [Int] = [], test: [Int] = []
             for k in 0..<d.count {
-                if let h = d.isHeldOut(k) { if h { val.append(k) } else { train.append(k) }; continue }   // the source's own split
-                let id = try d.id(at: k)
-                if c.validationFraction > 0 && Trainer.unitHash(id) < c.validationFraction { val.append(k) } else { train.append(k) }
+                switch d.split(of: k) {   // the source's own split, else a hash of the id
+                case .train?: train.append(k)
+                case .validation?: val.append(k)
+                case .test?: test.append(k)
+                case nil:
+                    let id = try d.id(at: k)
+                    if c.validationFraction > 0 && Trainer.unitHash(id) < c.validationFraction { val.append(k) } else { train.append(k) }
+                }
             }
-            guard !train.isEmpty else { throw TrainingError.plugin("data source '\(c.name)': every example went to validation") }
-            srcs.append(Source(config: c, data: d, train: train, validation: val))
+            guard !train.isEmpty else { throw TrainingError.plugin("data source '\(c.name)': every example went to validation or test") }
+            srcs.append(Source(config: c, data: d, train: train, validation: val, test: test))
         }
         sources = srcs
 
@@ -178,7 +224,8 @@ public final class Trainer {
         schedule = schedCfg?.makeSchedule(baseLR: optCfg.lr, totalSteps: recipe.training.steps) ?? ConstantLR(optCfg.lr)
 
         let fm = FileManager.default
-        if resume {
+        if start == .evaluate { return }
+        if start == .resume {
             guard let (n, dir) = Checkpoints.latest(in: runDirectory) else { throw TrainingError.noCheckpoint(runDirectory.path) }
             try loadCheckpoint(dir)
             step = n
@@ -452,6 +499,25 @@ public final class Trainer {
                                       seconds: elapsed, bestValidationLoss: bestVal, resumedFrom: resumedFrom,
                                       interrupted: interrupted)
         summary.validation = lastEvaluation
+        // The test split, once, on a completed run: with the best checkpoint's
+        // weights when the run validated; the final weights are loaded back after.
+        if root, !interrupted, step == total, sources.contains(where: { !$0.test.isEmpty }) {
+            let best = runDirectory.appendingPathComponent("best")
+            let name = FileManager.default.fileExists(atPath: best.appendingPathComponent("state.json").path) ? "best" : "checkpoint-\(step)"
+            if name == "best" { try loadModel(best) }
+            let scored = try evaluate(.test)
+            if name == "best" { try loadModel(runDirectory.appendingPathComponent("checkpoint-\(step)")) }
+            if var t = scored {
+                summary.test = t
+                summary.testCheckpoint = name
+                let from = (try? JSONDecoder().decode(CheckpointState.self, from: Data(contentsOf: runDirectory.appendingPathComponent(name + "/state.json"))))?.step ?? step
+                log("test (\(name), step \(from)): " + t.sorted { $0.key < $1.key }
+                    .map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))
+                t["step"] = Double(step)
+                t["checkpoint_step"] = Double(from)
+                try metrics?.append(t, split: "test")
+            }
+        }
         if comm.isDistributed {
             summary.worldSize = comm.size
             summary.allReduceSecondsPerStep = allReduceSteps > 0 ? allReduceSeconds / Double(allReduceSteps) : 0
@@ -466,9 +532,21 @@ public final class Trainer {
         return summary
     }
 
-    /// Mean losses over every validation example (no grad, eval mode, no crop randomness).
-    func evaluate() throws -> [String: Double]? {
-        guard sources.contains(where: { !$0.validation.isEmpty }) else { return nil }
+    /// Loads a checkpoint's model and heads (not the optimizer) and evaluates
+    /// one split: what `plm evaluate` prints. `checkpoint` is a directory of
+    /// this run (`best`, `checkpoint-N`) or a path. Nil when the split is empty.
+    public func evaluate(checkpoint: URL, split: ExampleSplit) throws -> [String: Double]? {
+        guard FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent("state.json").path) else {
+            throw TrainingError.noCheckpoint(checkpoint.path)
+        }
+        try loadModel(checkpoint)
+        return try evaluate(split)
+    }
+
+    /// Mean losses over every example of `split` (no grad, eval mode, no crop
+    /// randomness), with the targets' whole-set metrics and baselines.
+    func evaluate(_ split: ExampleSplit = .validation) throws -> [String: Double]? {
+        guard sources.contains(where: { !$0.indices(split).isEmpty }) else { return nil }
         encoder.module.train(false)
         for t in targets { t.head?.train(false) }
         defer {
@@ -478,11 +556,12 @@ public final class Trainer {
         var window = MetricWindow()
         var predictions: [String: (target: Int, source: Int, rows: Predictions)] = [:]
         try withNoGrad {
-            for (si, s) in sources.enumerated() where !s.validation.isEmpty {
+            for (si, s) in sources.enumerated() where !s.indices(split).isEmpty {
+                let rows = s.indices(split)
                 let bs = recipe.training.batchSize * communicator.size   // the global batch: same chunks (and masks) for every rank count
-                for chunk in stride(from: 0, to: s.validation.count, by: bs) {
+                for chunk in stride(from: 0, to: rows.count, by: bs) {
                     var examples: [Example] = []
-                    for k in s.validation[chunk..<min(chunk + bs, s.validation.count)] {
+                    for k in rows[chunk..<min(chunk + bs, rows.count)] {
                         examples.append(try evaluationExample(s, k))
                     }
                     var b = Batch(source: s.config.name, group: s.config.group, examples: examples)
@@ -519,7 +598,7 @@ public final class Trainer {
         return means
     }
 
-    /// Validation example `k` of `s` as evaluation sees it (cropped from the start).
+    /// Evaluation example `k` of `s` as evaluation sees it (cropped from the start).
     func evaluationExample(_ s: Source, _ k: Int) throws -> Example {
         let e = try s.data.example(at: k)
         return e.tokens.count - 2 > recipe.data.maxLength ? e.cropped(start: 0, length: recipe.data.maxLength) : e
@@ -599,6 +678,15 @@ public final class Trainer {
                 log("note: checkpoint was written with \(t) threads on OpenBLAS \(c), this run uses \(Threads.count) on \(Threads.blasCoreName); the continuation is not bit-identical to an uninterrupted run")
             }
         }
+        try loadModel(dir)
+        let opt = try SafeTensorsFile(url: dir.appendingPathComponent("optimizer.safetensors"))
+        do { try optimizer.loadState(try opt.tensors(copy: true)) } catch {
+            throw TrainingError.checkpointMismatch("\(error)")
+        }
+    }
+
+    /// Loads a checkpoint's encoder and head weights (the optimizer is left alone).
+    func loadModel(_ dir: URL) throws {
         try encoder.load(from: dir)
         let headsURL = dir.appendingPathComponent("heads.safetensors")
         if targets.contains(where: { $0.head != nil }) {
@@ -612,10 +700,6 @@ public final class Trainer {
                 for (k, v) in ht where k.hasPrefix("heads.\(n).") { mine[String(k.dropFirst("heads.\(n).".count))] = v }
                 h.load(mine)
             }
-        }
-        let opt = try SafeTensorsFile(url: dir.appendingPathComponent("optimizer.safetensors"))
-        do { try optimizer.loadState(try opt.tensors(copy: true)) } catch {
-            throw TrainingError.checkpointMismatch("\(error)")
         }
         // Parameters were replaced: re-apply trainability flags on the new tensors.
         for (_, p) in encoder.module.namedParameters() { let t = p.isTrainable; p.isTrainable = t }
