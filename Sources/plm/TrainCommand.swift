@@ -18,12 +18,16 @@ struct Train: ParsableCommand {
         Writes into the run directory: config.resolved.yaml, metrics.jsonl,
         checkpoint-STEP/ (model, optimizer state, state.json; the model part is a
         HuggingFace-layout directory usable with `plm embed --model`), best/
-        (when evaluating) and summary.json. Ctrl-C saves a checkpoint first;
-        `--resume RUN_DIR` continues bit-exactly from the newest checkpoint.
+        (when evaluating) and summary.json. Ctrl-C, SIGTERM or SIGUSR1 saves a
+        checkpoint first; `--resume RUN_DIR` continues bit-exactly from the
+        newest checkpoint.
 
         Under `mpirun -np N` (or `srun`) training is data-parallel: batch_size
         is per rank, gradients are averaged, rank 0 writes the run directory
-        (docs/DISTRIBUTED.md). Open MPI is loaded at run time (libmpi.so.40 or
+        (docs/DISTRIBUTED.md). There, stop with a checkpoint by sending SIGUSR1
+        to mpirun (`kill -USR1 PID`; Slurm: `scancel --signal=USR1 JOB` or
+        `--signal=USR1@120`): every rank stops after the same step. Ctrl-C and
+        SIGTERM end the job at once (mpirun kills the ranks a second later). Open MPI is loaded at run time (libmpi.so.40 or
         PLM_MPI_LIBRARY).
         """)
 
@@ -45,19 +49,26 @@ struct Train: ParsableCommand {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode.failure
         }
-        guard comm.isDistributed else { return try train(comm) }
+        guard comm.isDistributed else {
+            if try train(comm) { throw ExitCode(130) }
+            return
+        }
         let tag = "plm rank \(comm.rank)/\(comm.size)"
         MPISignals.install(tag: tag, runHint: resume ?? out)
-        do { try train(comm) } catch let e as ExitCode {
+        var stopped = false
+        do { stopped = try train(comm) } catch let e as ExitCode {
             if e.rawValue != 0 { comm.abort("\(tag): exiting with status \(e.rawValue); ending the job", code: e.rawValue) }
         } catch {
             // Any error on any rank ends every rank (the others wait in a collective otherwise).
             comm.abort("\(tag): error: \(error)", code: 1)
         }
         comm.finalize()
+        if stopped { throw ExitCode(130) }   // every rank stopped after the same step, checkpoint written
     }
 
-    func train(_ comm: Communicator) throws {
+    /// Trains; true when a signal stopped the run early (checkpoint saved).
+    func train(_ comm: Communicator) throws -> Bool {
+        var stopped = false
         try reportingErrors {
             if comm.isDistributed && ProcessInfo.processInfo.environment["PLM_NUM_THREADS"] == nil {
                 // Share the machine's cores among the ranks on it (a recipe's training.threads still wins).
@@ -82,8 +93,12 @@ struct Train: ParsableCommand {
             }
             let trainer = try Trainer(recipe: r, runDirectory: dir, resume: resume != nil, showProgress: !quiet && comm.isRoot,
                                       communicator: comm)
-            if !comm.isDistributed { InterruptFlag.shared.install() }
-            let s = try trainer.run(interrupt: comm.isDistributed ? nil : InterruptFlag.shared)
+            // Under MPI only SIGUSR1 stops with a checkpoint (MPISignals owns SIGINT/SIGTERM);
+            // the trainer all-reduces the flag, so every rank stops after the same step.
+            InterruptFlag.shared.install(signals: comm.isDistributed ? [SIGUSR1] : [SIGINT, SIGTERM, SIGUSR1],
+                                         announce: comm.isRoot)
+            let s = try trainer.run(interrupt: InterruptFlag.shared)
+            stopped = s.interrupted
             guard comm.isRoot else { return }
             var msg = String(format: "trained %d steps: final loss %.4f, %.0f tok/s, %.1f s", s.steps, s.finalLoss, s.tokensPerSecond, s.seconds)
             if let v = s.bestValidationLoss { msg += String(format: ", best validation loss %.4f", v) }
@@ -92,17 +107,20 @@ struct Train: ParsableCommand {
             print("run directory: \(dir.path)")
             if s.interrupted {
                 FileHandle.standardError.write(Data("interrupted: saved checkpoint-\(s.steps); continue with: plm train \(recipe) --resume \(dir.path)\n".utf8))
-                throw ExitCode(130)
             }
         }
+        return stopped
     }
 }
 
 /// Under MPI a rank cannot stop on its own (the others would wait for it in
-/// the next collective), so Ctrl-C does not save a checkpoint there: the
-/// launcher's SIGTERM/SIGINT — sent when a peer dies, the job is cancelled or
-/// the user presses Ctrl-C — ends this rank at once with a message. Rank 0
-/// writes checkpoints atomically, so the newest complete one can be resumed.
+/// the next collective), and on Ctrl-C mpirun sends SIGTERM and a second
+/// later SIGKILL, too soon to agree on a step and save. So SIGTERM/SIGINT —
+/// sent when a peer dies, the job is cancelled or the user presses Ctrl-C —
+/// end this rank at once with a message, and the way to stop with a
+/// checkpoint is SIGUSR1, which mpirun forwards to every rank and the trainer
+/// turns into a stop at the same step on all of them. Rank 0 writes
+/// checkpoints atomically, so the newest complete one can be resumed.
 enum MPISignals {
     nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
 
@@ -113,7 +131,7 @@ enum MPISignals {
             s.setEventHandler {
                 let name = sig == SIGTERM ? "SIGTERM" : "SIGINT"
                 let resume = runHint.map { " with --resume \($0)" } ?? " with --resume RUN_DIR"
-                FileHandle.standardError.write(Data("\(tag): stopped by \(name) from the MPI launcher (a peer rank died, lost its connection, or the job was cancelled); continue from the newest checkpoint\(resume)\n".utf8))
+                FileHandle.standardError.write(Data("\(tag): stopped by \(name) from the MPI launcher (a peer rank died, lost its connection, or the job was cancelled); continue from the newest checkpoint\(resume) (to stop with a checkpoint, send SIGUSR1 to mpirun)\n".utf8))
                 _exit(sig == SIGTERM ? 143 : 130)
             }
             s.resume()

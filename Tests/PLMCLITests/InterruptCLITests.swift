@@ -3,9 +3,10 @@ import Testing
 
 @Suite("Ctrl-C during plm train")
 struct InterruptCLITests {
-    @Test("SIGINT saves a checkpoint, exits 130, and the run resumes to the end")
-    func sigint() throws {
-        let out = CLIFixtures.temp("sigint")
+    @Test("SIGINT, SIGTERM and SIGUSR1 save a checkpoint, exit 130, and the run resumes to the end",
+          arguments: [SIGINT, SIGTERM, SIGUSR1])
+    func signals(_ sig: Int32) throws {
+        let out = CLIFixtures.temp("signal-\(sig)")
         defer { try? FileManager.default.removeItem(atPath: out) }
         let recipe = CLIFixtures.root.appendingPathComponent("recipes/quickstart.yaml").path
         let p = Process()
@@ -23,11 +24,11 @@ struct InterruptCLITests {
             if let t = try? String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8), t.contains("\"step\":2") { break }
             Thread.sleep(forTimeInterval: 0.2)
         }
-        p.interrupt()
+        kill(p.processIdentifier, sig)
         p.waitUntilExit()
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(p.terminationStatus == 130, "stderr: \(stderr)")
-        #expect(stderr.contains("--resume"))
+        #expect(stderr.contains("--resume") && stderr.contains("finishing the current step and saving"), "stderr: \(stderr)")
         let names = try FileManager.default.contentsOfDirectory(atPath: out)
         let saved = names.compactMap { $0.hasPrefix("checkpoint-") ? Int($0.dropFirst(11)) : nil }
         #expect(saved.count == 1 && saved[0] >= 2, "checkpoints: \(names)")

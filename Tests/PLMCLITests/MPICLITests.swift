@@ -41,6 +41,52 @@ enum MPITestSupport {
         return (p, out, err)
     }
 
+    /// `mpirun -np N plm ARGS` spawned with no signal blocked, output to files.
+    /// Foundation's `Process` passes on the calling thread's signal mask, and
+    /// the test runner's threads (libdispatch workers) block SIGUSR1 & co., so
+    /// an mpirun started that way never sees the SIGUSR1 a user's shell
+    /// would deliver. Returns the pid; reap it with `waitExit`.
+    static func spawnUnblocked(np: Int, _ args: [String]) throws -> (pid: pid_t, out: String, err: String) {
+        let out = CLIFixtures.temp("mpi.out"), err = CLIFixtures.temp("mpi.err")
+        let argv = [mpirun!, "--allow-run-as-root", "--oversubscribe", "-np", "\(np)", "-x", "PLM_NUM_THREADS=1",
+                    productsDirectory().appendingPathComponent("plm").path] + args
+        var env = ProcessInfo.processInfo.environment
+        env["PLM_NUM_THREADS"] = "1"
+        let cArgs = argv.map { strdup($0) } + [nil], cEnv = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { (cArgs + cEnv).forEach { free($0) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, err, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attr, &none)
+        posix_spawnattr_setsigdefault(&attr, &all)   // and no inherited SIG_IGN
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, mpirun!, &actions, &attr, cArgs, cEnv)
+        guard rc == 0 else { throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "posix_spawn mpirun: \(rc)"]) }
+        return (pid, out, err)
+    }
+
+    /// Exit status of `pid` once it ends within `seconds`, else nil (still running).
+    static func waitExit(_ pid: pid_t, seconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        var status: Int32 = 0
+        while Date() < deadline {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f) }
+            if r < 0 { return nil }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return nil
+    }
+
     static func run(np: Int, _ args: [String], mca: [String] = []) throws -> (status: Int32, stdout: String, stderr: String) {
         let (p, o, e) = try start(np: np, args, mca: mca)
         p.waitUntilExit()
@@ -173,7 +219,7 @@ struct MPICLITests {
     func killOneRank() throws {
         let ref = CLIFixtures.temp("mpi-ref"), run = CLIFixtures.temp("mpi-kill")
         defer { for d in [ref, run] { try? FileManager.default.removeItem(atPath: d) } }
-        let steps = 8   // the schedule depends on training.steps: the killed run uses the same recipe
+        let steps = 40   // the schedule depends on training.steps: the killed run uses the same recipe (~25 ms a step)
         let set = S.sets(steps: steps, batch: 4, extra: ["training.checkpoint_every=2"])
         let r = try S.run(np: 2, ["train", S.quickstart] + set + ["--out", ref, "--quiet"])
         #expect(r.status == 0, "stderr: \(r.stderr)")
@@ -208,6 +254,47 @@ struct MPICLITests {
         #expect(resumed.status == 0 && resumed.stdout.contains("trained \(steps) steps"), "stderr: \(resumed.stderr)")
         let (global, per) = try S.compare(ref + "/checkpoint-\(steps)/model.safetensors", run + "/checkpoint-\(steps)/model.safetensors")
         #expect(global == 0 && (per.first?.1 ?? 0) == 0, "resumed run differs from the uninterrupted one: \(global), \(per.prefix(3))")
+    }
+
+    @Test("SIGUSR1 to mpirun: every rank stops after the same step, rank 0 saves it, exit 130; --resume reaches the uninterrupted result")
+    func usr1Stop() throws {
+        let ref = CLIFixtures.temp("mpi-usr1-ref"), run = CLIFixtures.temp("mpi-usr1")
+        defer { for d in [ref, run] { try? FileManager.default.removeItem(atPath: d) } }
+        let steps = 150
+        let set = S.sets(steps: steps, batch: 4)
+        let r = try S.run(np: 2, ["train", S.quickstart] + set + ["--out", ref, "--quiet"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+
+        let (pid, outFile, errFile) = try S.spawnUnblocked(np: 2, ["train", S.quickstart] + set + ["--out", run, "--quiet"])
+        var status: Int32? = nil
+        defer { if status == nil { kill(pid, SIGKILL); _ = S.waitExit(pid, seconds: 10) } }
+        func trainLines() -> [[String: Any]] {
+            ((try? String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8)) ?? "").split(separator: "\n")
+                .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                .filter { $0["split"] as? String == "train" }
+        }
+        let deadline = Date().addingTimeInterval(300)
+        while Date() < deadline && trainLines().count < 3 && kill(pid, 0) == 0 { Thread.sleep(forTimeInterval: 0.02) }
+        kill(pid, SIGUSR1)
+        status = S.waitExit(pid, seconds: 60)
+        #expect(status != nil, "the job still runs a minute after SIGUSR1")
+        let stderr = (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? ""
+        let stdout = (try? String(contentsOfFile: outFile, encoding: .utf8)) ?? ""
+        defer { try? FileManager.default.removeItem(atPath: outFile); try? FileManager.default.removeItem(atPath: errFile) }
+        #expect(status == 130, "status \(String(describing: status)), stderr: \(stderr)")
+        #expect(stderr.contains("SIGUSR1: finishing the current step and saving"), "stderr: \(stderr)")
+        #expect(!stderr.contains("MPI_ABORT"), "an orderly stop must not abort the job: \(stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/summary.json"))) as? [String: Any])
+        let stoppedAt = try #require(summary["steps"] as? Int)
+        #expect(summary["interrupted"] as? Bool == true && stoppedAt >= 3 && stoppedAt < steps, "\(summary)")
+        #expect(stderr.contains("interrupted: saved checkpoint-\(stoppedAt)") && stdout.contains("trained \(stoppedAt) steps"), "\(stdout) \(stderr)")
+        #expect(trainLines().last?["step"] as? Int == stoppedAt)
+        #expect(FileManager.default.fileExists(atPath: run + "/checkpoint-\(stoppedAt)/state.json"))
+
+        let resumed = try S.run(np: 2, ["train", S.quickstart] + set + ["--resume", run, "--quiet"])
+        #expect(resumed.status == 0 && resumed.stdout.contains("trained \(steps) steps"), "stderr: \(resumed.stderr)")
+        let (global, per) = try S.compare(ref + "/checkpoint-\(steps)/model.safetensors", run + "/checkpoint-\(steps)/model.safetensors")
+        #expect(global == 0 && (per.first?.1 ?? 0) == 0, "stopped + resumed run differs from the uninterrupted one: \(global), \(per.prefix(3))")
     }
 
     @Test("plm embed: 2 ranks shard the FASTA and merge into one file equal to the single-process output")

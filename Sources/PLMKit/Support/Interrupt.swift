@@ -1,9 +1,11 @@
 import Dispatch
 import Foundation
 
-/// Turns Ctrl-C (SIGINT) and SIGTERM into a flag that long loops poll
-/// between units of work, so they can save what they have and exit cleanly.
-/// A second Ctrl-C exits at once (status 130).
+/// Turns Ctrl-C (SIGINT), SIGTERM and SIGUSR1 into a flag that long loops
+/// poll between units of work, so they can save what they have and exit
+/// cleanly. A second signal exits at once (status 130). SIGUSR1 is the one a
+/// batch system sends ahead of a time limit (Slurm `--signal=USR1@120`) and
+/// the one `mpirun` forwards to every rank without ending the job.
 public final class InterruptFlag: @unchecked Sendable {
     public static let shared = InterruptFlag()
     public init() {}
@@ -12,11 +14,13 @@ public final class InterruptFlag: @unchecked Sendable {
     private var sources: [DispatchSourceSignal] = []
     private let queue = DispatchQueue(label: "plm.signals")
 
-    /// Starts catching SIGINT/SIGTERM (idempotent).
-    public func install() {
+    /// Starts catching `signals` (idempotent: the first call decides).
+    /// `announce` prints what happens on the first signal (off on all but one
+    /// MPI rank).
+    public func install(signals: [Int32] = [SIGINT, SIGTERM, SIGUSR1], announce: Bool = true) {
         lock.lock(); defer { lock.unlock() }
         guard sources.isEmpty else { return }
-        for sig in [SIGINT, SIGTERM] {
+        for sig in signals {
             signal(sig, SIG_IGN)
             let s = DispatchSource.makeSignalSource(signal: sig, queue: queue)
             s.setEventHandler { [unowned self] in
@@ -25,7 +29,10 @@ public final class InterruptFlag: @unchecked Sendable {
                     exit(130)
                 }
                 self.raise()
-                FileHandle.standardError.write(Data("\ninterrupt: finishing the current step and saving (Ctrl-C again to quit now)\n".utf8))
+                if announce {
+                    let name = sig == SIGUSR1 ? "SIGUSR1" : sig == SIGTERM ? "SIGTERM" : "interrupt"
+                    FileHandle.standardError.write(Data("\n\(name): finishing the current step and saving (signal again to quit now)\n".utf8))
+                }
             }
             s.resume()
             sources.append(s)
