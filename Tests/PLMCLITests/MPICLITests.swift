@@ -260,7 +260,7 @@ struct MPICLITests {
     func usr1Stop() throws {
         let ref = CLIFixtures.temp("mpi-usr1-ref"), run = CLIFixtures.temp("mpi-usr1")
         defer { for d in [ref, run] { try? FileManager.default.removeItem(atPath: d) } }
-        let steps = 150
+        let steps = 80   // ~25 ms a step: the signal lands mid-run
         let set = S.sets(steps: steps, batch: 4)
         let r = try S.run(np: 2, ["train", S.quickstart] + set + ["--out", ref, "--quiet"])
         #expect(r.status == 0, "stderr: \(r.stderr)")
