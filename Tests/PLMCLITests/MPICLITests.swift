@@ -169,6 +169,16 @@ struct MPICLITests {
         let s1 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: one + "/summary.json"))) as! [String: Any]
         let l0 = s1["final_loss"] as? Double ?? .nan
         #expect(abs(l1 - l0) <= 1e-5 * abs(l0), "final loss: 1 process \(l0), 2 ranks \(l1)")
+        // Logged metrics cover both ranks' rows: masks are drawn per global row, so each
+        // step's masked-token count on 2 ranks (the mean of theirs) is half the single
+        // process's (rank 0's own count alone would differ).
+        func selected(_ run: String) throws -> [Double] {
+            try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+                .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                .filter { $0["split"] as? String == "train" }.compactMap { $0["mlm/selected"] as? Double }
+        }
+        let sel1 = try selected(one), sel2 = try selected(two)
+        #expect(sel1.count == 3 && sel2 == sel1.map { $0 / 2 }, "mlm/selected: 1 process \(sel1), 2 ranks \(sel2)")
         let (global, per) = try S.compare(one + "/checkpoint-3/model.safetensors", two + "/checkpoint-3/model.safetensors")
         #expect(global < 1e-5, "relative L2 difference of all parameters: \(global)")
         // Attention key biases have an exactly zero gradient (softmax ignores a

@@ -460,7 +460,8 @@ public final class Trainer {
             bar.advance(1, tokens: stepTokens, note: String(format: "loss %.4f  lr %.2e", stepLoss, lr))
 
             if step % recipe.training.logEvery == 0 || step == total {
-                var line = window.means()
+                // Every rank logs the same steps: a collective, so metrics cover every rank's rows.
+                var line = comm.isDistributed ? window.means(over: comm) : window.means()
                 line["step"] = Double(step)
                 line["lr"] = Double(lr)
                 line["tokens_per_second"] = elapsed > 0 ? Double(tokensTotal) / elapsed : 0
@@ -725,6 +726,22 @@ struct MetricWindow {
     func means() -> [String: Double] {
         var out: [String: Double] = [:]
         for (k, s) in sums { out[k] = s / max(weights[k] ?? 1, 1e-12) }
+        return out
+    }
+
+    /// The means over every rank's window (a collective: every rank calls it
+    /// at the same step). Each metric is the mean of the ranks' per-batch
+    /// values (losses, already global, come out unchanged); rank 0's names
+    /// decide which metrics there are.
+    func means(over comm: Communicator) -> [String: Double] {
+        var names = Array(sums.keys.sorted().joined(separator: "\n").utf8)
+        comm.broadcast(&names)
+        let keys = names.isEmpty ? [] : String(decoding: names, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var packed: [Double] = []
+        for k in keys { packed.append(sums[k] ?? 0); packed.append(weights[k] ?? 0) }
+        comm.allReduceSum(&packed)
+        var out: [String: Double] = [:]
+        for (i, k) in keys.enumerated() where packed[2 * i + 1] > 0 { out[k] = packed[2 * i] / packed[2 * i + 1] }
         return out
     }
 }
