@@ -63,12 +63,10 @@ public struct StructureSourceConfig: DataSourcePluginConfig {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decode(String.self, forKey: .name)
+        let common = try DataSourceCommon(from: decoder)
+        name = common.name; weight = common.weight; group = common.group; validationFraction = common.validationFraction
         path = try c.decode(RecipePath.self, forKey: .path)
         chain = try c.decodeIfPresent(String.self, forKey: .chain)
-        weight = try c.decodeIfPresent(Float.self, forKey: .weight) ?? 1
-        group = try c.decodeIfPresent(String.self, forKey: .group) ?? name
-        validationFraction = try c.decodeIfPresent(Double.self, forKey: .validationFraction) ?? 0
         maxStructures = try c.decodeIfPresent(Int.self, forKey: .maxStructures)
         if let m = maxStructures, m < 1 { throw recipeError(decoder, key: CodingKeys.maxStructures, "must be at least 1, got \(m)") }
     }

@@ -128,12 +128,10 @@ public struct LabelledSourceConfig: DataSourcePluginConfig {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decode(String.self, forKey: .name)
+        let common = try DataSourceCommon(from: decoder)
+        name = common.name; weight = common.weight; group = common.group; holdoutFraction = common.validationFraction
         path = try c.decode(RecipePath.self, forKey: .path)
         labelsPath = try c.decodeIfPresent(RecipePath.self, forKey: .labelsPath)
-        weight = try c.decodeIfPresent(Float.self, forKey: .weight) ?? 1
-        group = try c.decodeIfPresent(String.self, forKey: .group) ?? name
-        holdoutFraction = try c.decodeIfPresent(Double.self, forKey: .validationFraction) ?? 0
         maxRecords = try c.decodeIfPresent(Int.self, forKey: .maxRecords)
         idColumn = try c.decodeIfPresent(String.self, forKey: .idColumn) ?? "id"
         sequenceColumn = try c.decodeIfPresent(String.self, forKey: .sequenceColumn) ?? "sequence"
@@ -144,7 +142,6 @@ public struct LabelledSourceConfig: DataSourcePluginConfig {
         split = try Self.decodeNames(c, .split)
         holdoutSplit = try Self.decodeNames(c, .holdoutSplit)
         testSplit = try Self.decodeNames(c, .testSplit)
-        if !(0..<1).contains(holdoutFraction) { throw recipeError(decoder, key: CodingKeys.validationFraction, "must be in [0, 1)") }
         if holdoutSplit != nil && holdoutFraction > 0 {
             throw recipeError(decoder, key: CodingKeys.holdoutSplit, "use either holdout_split (explicit split) or validation_fraction (hash split), not both")
         }

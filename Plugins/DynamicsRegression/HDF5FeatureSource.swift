@@ -68,11 +68,9 @@ public struct HDF5FeatureSourceConfig: DataSourcePluginConfig {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decode(String.self, forKey: .name)
+        let common = try DataSourceCommon(from: decoder)
+        name = common.name; weight = common.weight; group = common.group; validationFraction = common.validationFraction
         path = try c.decode(RecipePath.self, forKey: .path)
-        weight = try c.decodeIfPresent(Float.self, forKey: .weight) ?? 1
-        group = try c.decodeIfPresent(String.self, forKey: .group) ?? name
-        validationFraction = try c.decodeIfPresent(Double.self, forKey: .validationFraction) ?? 0
         if let k = try c.decodeIfPresent(String.self, forKey: .featureKind) {
             guard let kind = SeqDanceFeatureKind(rawValue: k) else {
                 throw recipeError(decoder, key: CodingKeys.featureKind, "must be 'md' or 'nma', got '\(k)'")
@@ -86,7 +84,6 @@ public struct HDF5FeatureSourceConfig: DataSourcePluginConfig {
         normalizeRMSF = try c.decodeIfPresent(Bool.self, forKey: .normalizeRMSF) ?? true
         preload = try c.decodeIfPresent(Bool.self, forKey: .preload)
         if let m = maxProteins, m < 1 { throw recipeError(decoder, key: CodingKeys.maxProteins, "must be at least 1") }
-        if !(weight >= 0) { throw recipeError(decoder, key: CodingKeys.weight, "must be >= 0") }
     }
 
     public func encode(to encoder: Encoder) throws {

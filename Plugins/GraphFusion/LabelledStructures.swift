@@ -35,7 +35,8 @@ public struct LabelledStructuresConfig: DataSourcePluginConfig {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decode(String.self, forKey: .name)
+        let common = try DataSourceCommon(from: decoder)
+        name = common.name; weight = common.weight; group = common.group; validationFraction = common.validationFraction
         path = try c.decode(RecipePath.self, forKey: .path)
         chain = try c.decodeIfPresent(String.self, forKey: .chain)
         maxStructures = try c.decodeIfPresent(Int.self, forKey: .maxStructures)
@@ -45,13 +46,9 @@ public struct LabelledStructuresConfig: DataSourcePluginConfig {
         key = try c.decodeIfPresent(String.self, forKey: .key) ?? column
         classes = try c.decode([String].self, forKey: .classes)
         separator = try c.decodeIfPresent(String.self, forKey: .separator) ?? ";"
-        weight = try c.decodeIfPresent(Float.self, forKey: .weight) ?? 1
-        group = try c.decodeIfPresent(String.self, forKey: .group) ?? name
-        validationFraction = try c.decodeIfPresent(Double.self, forKey: .validationFraction) ?? 0
         if let m = maxStructures, m < 1 { throw recipeError(decoder, key: CodingKeys.maxStructures, "must be at least 1, got \(m)") }
         if classes.isEmpty || Set(classes).count != classes.count { throw recipeError(decoder, key: CodingKeys.classes, "must be a non-empty list of distinct names") }
         if separator.isEmpty || separator == "," { throw recipeError(decoder, key: CodingKeys.separator, "must be non-empty and not ','") }
-        if !(0..<1).contains(validationFraction) { throw recipeError(decoder, key: CodingKeys.validationFraction, "must be in [0, 1)") }
     }
 
     public func encode(to encoder: Encoder) throws {

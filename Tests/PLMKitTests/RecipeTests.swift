@@ -122,6 +122,30 @@ struct RecipeTests {
         #expect(e.keyPath == "training.grad_accumulation")
         let v = try loadError(tinyRecipe().replacingOccurrences(of: "validation_fraction: 0.2", with: "validation_fraction: 1.5"))
         #expect(v.keyPath == "data.sources.0.validation_fraction")
+        let w = try loadError(tinyRecipe().replacingOccurrences(of: "validation_fraction: 0.2", with: "weight: -1"))
+        #expect(w.keyPath == "data.sources.0.weight" && "\(w)".contains(">= 0"), "\(w)")
+        let n = try loadError(tinyRecipe().replacingOccurrences(of: "name: sp,", with: "name: '',"))
+        #expect(n.keyPath == "data.sources.0.name", "\(n)")
+    }
+
+    @Test("every built-in source kind reads name / weight / group / validation_fraction the same way",
+          arguments: ["fasta", "hdf5_features", "structures", "labelled_csv", "labelled_structures"])
+    func commonSourceKeys(_ kind: String) throws {
+        var extra = ""
+        if kind == "labelled_structures" { extra = ", labels_path: l.csv, classes: [a]" }
+        let source = "{name: s1, kind: \(kind), path: x, weight: 0.5, group: g, validation_fraction: 0.25\(extra)}"
+        let p = try writeRecipe("""
+        model: {encoder: {kind: esm2, layers: 1, hidden_size: 8, heads: 2}}
+        targets: [{kind: mlm}]
+        data: {sources: [\(source)]}
+        optimizer: {kind: adamw, lr: 1.0e-3}
+        training: {steps: 1, batch_size: 1}
+        """)
+        let (r, _) = try RecipeLoader.load(path: p, registry: testRegistry())
+        let c = try #require(r.data.sources[0].config as? DataSourcePluginConfig)
+        #expect(c.name == "s1" && c.weight == 0.5 && c.group == "g" && c.validationFraction == 0.25)
+        let bad = try loadError(try String(contentsOfFile: p, encoding: .utf8).replacingOccurrences(of: "weight: 0.5", with: "weight: -2"))
+        #expect(bad.keyPath == "data.sources.0.weight", "\(kind): \(bad)")
     }
 
     @Test("--set overrides keep types, reach list items and are checked like the file")

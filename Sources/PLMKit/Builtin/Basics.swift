@@ -161,11 +161,9 @@ public struct FastaSourceConfig: DataSourcePluginConfig {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        name = try c.decode(String.self, forKey: .name)
+        let common = try DataSourceCommon(from: decoder)
+        name = common.name; weight = common.weight; group = common.group; validationFraction = common.validationFraction
         path = try c.decode(RecipePath.self, forKey: .path)
-        weight = try c.decodeIfPresent(Float.self, forKey: .weight) ?? 1
-        group = try c.decodeIfPresent(String.self, forKey: .group) ?? name
-        validationFraction = try c.decodeIfPresent(Double.self, forKey: .validationFraction) ?? 0
         maxRecords = try c.decodeIfPresent(Int.self, forKey: .maxRecords)
     }
 

@@ -155,6 +155,31 @@ extension DataSource {
     public func split(of index: Int) -> ExampleSplit? { nil }
 }
 
+/// The keys every data source shares — `name`, `weight` (default 1),
+/// `group` (default: the name), `validation_fraction` (default 0) — decoded
+/// in one place: a source config's `init(from:)` reads them with
+/// `DataSourceCommon(from: decoder)` and its own keys beside. Their values
+/// are checked for every source, built-in or not, after decoding
+/// (`Recipe.validate`: unique non-empty names, weight >= 0, fraction in [0, 1)).
+public struct DataSourceCommon: Sendable {
+    public var name: String
+    public var weight: Float
+    public var group: String
+    public var validationFraction: Double
+
+    enum CodingKeys: String, CodingKey {
+        case name, weight, group, validationFraction = "validation_fraction"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        weight = try c.decodeIfPresent(Float.self, forKey: .weight) ?? 1
+        group = try c.decodeIfPresent(String.self, forKey: .group) ?? name
+        validationFraction = try c.decodeIfPresent(Double.self, forKey: .validationFraction) ?? 0
+    }
+}
+
 public protocol DataSourcePluginConfig: PluginConfig {
     /// Unique source name (metrics, loss weights, target selection).
     var name: String { get }

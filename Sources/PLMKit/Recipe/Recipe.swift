@@ -158,8 +158,10 @@ public struct Recipe: Codable {
         var names = Set<String>()
         for (i, s) in data.sources.enumerated() {
             guard let cfg = s.config as? DataSourcePluginConfig else { continue }
+            if cfg.name.isEmpty { throw fail("data.sources.\(i).name", "must not be empty") }
             if !names.insert(cfg.name).inserted { throw fail("data.sources.\(i).name", "duplicate source name '\(cfg.name)'") }
-            if !(0..<1).contains(cfg.validationFraction) { throw fail("data.sources.\(i).validation_fraction", "must be in [0, 1)") }
+            if !(cfg.weight >= 0 && cfg.weight.isFinite) { throw fail("data.sources.\(i).weight", "must be a finite number >= 0, got \(cfg.weight)") }
+            if !(0..<1).contains(cfg.validationFraction) { throw fail("data.sources.\(i).validation_fraction", "must be in [0, 1), got \(cfg.validationFraction)") }
         }
         if let cur = data.curriculum {
             var last = 0.0
