@@ -6,24 +6,6 @@ import PLMNN
 import PLMStructure
 import PLMTensor
 
-/// An encoder with a protein-level feature of its own (used by `multiview_contrast`).
-public protocol ProteinFeatureEncoder: ProteinEncoder {
-    var proteinFeatureSize: Int { get }
-    /// output of `encode(batch:…)` -> [B, proteinFeatureSize].
-    func proteinFeatures(_ output: EsmOutput, tokens: IndexTensor) -> Tensor
-}
-
-/// Mean over residue tokens (no BOS/EOS/pad) of hidden [B, T, w] -> [B, w].
-func meanOverResidues(_ hidden: Tensor, tokens: IndexTensor) -> Tensor {
-    let b = tokens.shape[0], t = tokens.shape[1], a = Alphabet.esm
-    var w = [Float](repeating: 0, count: b * t)
-    for i in 0..<b {
-        let keep = (0..<t).filter { ![a.clsIndex, a.eosIndex, a.padIndex].contains(tokens.values[i * t + $0]) }
-        for j in keep { w[i * t + j] = 1 / Float(keep.count) }
-    }
-    return Tensor(shape: [b, 1, t], values: w).matmul(hidden).reshaped([b, hidden.shape[2]])
-}
-
 func graphOnlyError(_ kind: String) -> Never {
     preconditionFailure("\(kind): this encoder needs CA coordinates; call encode(batch:request:context:) with examples from a 'structures' source")
 }

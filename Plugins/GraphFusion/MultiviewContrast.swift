@@ -53,7 +53,7 @@ public struct MultiviewContrastConfig: TargetPluginConfig {
     }
 
     public func makeTarget(_ ctx: BuildContext, encoder: ProteinEncoder) throws -> TrainingTarget {
-        let f = (encoder as? ProteinFeatureEncoder)?.proteinFeatureSize ?? encoder.hiddenSize
+        let f = proteinFeatureSize(of: encoder)
         let head = MultiviewHead(input: f, hidden: hidden, output: output)
         initializeGraphModule(head, seed: ctx.seed ^ 0x4D56_4357)  // "MVCW"
         return MultiviewContrastTarget(self, head: head)
@@ -110,8 +110,7 @@ public final class MultiviewContrastTarget: TrainingTarget {
         if model.isTraining && n < 2 {
             throw TrainingError.plugin("multiview_contrast: a training batch needs at least 2 proteins (negatives); set training.batch_size >= 2")
         }
-        let features = (encoder as? ProteinFeatureEncoder)?.proteinFeatures(output, tokens: batch.tokens)
-            ?? meanOverResidues(output.lastHiddenState, tokens: batch.tokens)
+        let features = proteinFeatures(of: encoder, output, tokens: batch.tokens)
         let z = model(features)
         let a = z.gatherRows((0..<n).map(Int32.init)), b = z.gatherRows((n..<m).map(Int32.init))
         let loss = NTXent.loss(a, b, temperature: config.temperature)

@@ -6,7 +6,7 @@ import PLMTensor
 
 struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Embed FASTA sequences with an ESM model into an HDF5 file.",
+        abstract: "Embed FASTA sequences or structures with a trained model into an HDF5 file.",
         discussion: """
         One HDF5 group per record (named by its id) with `mean` [d] (layer output
         averaged over residues, BOS/EOS excluded) and, on request, `per_residue`
@@ -19,12 +19,25 @@ struct Embed: ParsableCommand {
         OUT.rank-r-of-N.h5; rank 0 then merges them into OUT (FASTA order) and
         removes them. An interrupted job keeps the shards: rerun the same
         command to finish and merge.
+
+        Any other encoder a recipe can build (the 3DProtLM fusion encoder,
+        residue_graph, third-party kinds) is embedded from its run: --model is
+        the run directory (best/, else the newest checkpoint) or a checkpoint
+        in it, and the input --structures (PDB/mmCIF file, directory or list
+        file; --chain) or --fasta is read through the recipe's own data
+        plugins. One group per protein with `protein` [F] (the encoder's
+        protein feature: pooled ESM ‖ summed graph readout for fusion) and
+        with --per-residue `per_residue` [L, d]; attributes `sequence`, `source`.
         """)
 
-    @Option(help: "Model directory (config.json + model.safetensors, HuggingFace layout).")
+    @Option(help: "Model: HuggingFace ESM directory (config.json + model.safetensors), PLMKit run directory, or a checkpoint in one.")
     var model: String
     @Option(help: "Input FASTA.")
-    var fasta: String
+    var fasta: String?
+    @Option(help: "Input structures (PDB/mmCIF file, directory or list file) for a run whose encoder reads structures.")
+    var structures: String?
+    @Option(help: "With --structures: the chain to read (default: every protein chain).")
+    var chain: String?
     @Option(help: "Output HDF5 file.")
     var out: String
     @Flag(help: "Store per-residue representations [L, d].")
@@ -74,6 +87,15 @@ struct Embed: ParsableCommand {
                 let local = MPICommunicator.ranksOnNode ?? 1
                 Threads.configure(max(1, ProcessInfo.processInfo.activeProcessorCount / max(local, 1)))
             }
+            let run = try ModelSource.run(for: model)
+            let kind = run.flatMap { ModelSource.encoderKind(ofRun: $0.run) }
+            if structures != nil || (kind != nil && kind != "esm2") {
+                guard let run else {
+                    throw EmbedError.badOption("--structures needs --model to be a PLMKit run directory or a checkpoint in one (its recipe says how to build the encoder)")
+                }
+                return try embedRun(run.run, checkpoint: run.checkpoint, kind: kind ?? "?", comm)
+            }
+            guard let fasta else { throw EmbedError.badOption("give --fasta (or --structures with a run directory)") }
             guard let policy = LongSequencePolicy(rawValue: long) else {
                 throw EmbedError.badOption("--long must be one of \(LongSequencePolicy.allCases.map(\.rawValue).joined(separator: ", ")), got '\(long)'")
             }
@@ -113,5 +135,47 @@ struct Embed: ParsableCommand {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode.failure
         }
+    }
+
+    /// Embeds through a run's recipe (`Trainer.embed`): the input replaces the
+    /// recipe's data sources, so the encoder gets what its plugins read.
+    func embedRun(_ run: URL, checkpoint: URL, kind: String, _ comm: Communicator) throws {
+        if fasta != nil && structures != nil { throw EmbedError.badOption("give --fasta or --structures, not both") }
+        if comm.isDistributed { throw EmbedError.badOption("embedding through a run's recipe (encoder '\(kind)') runs in one process; start it without mpirun") }
+        let unsupported = [("--logits", logits), ("--attentions", attentions), ("--contacts", contacts), ("--layer", layer != -1)]
+            .filter(\.1).map(\.0)
+        if !unsupported.isEmpty {
+            throw EmbedError.badOption("\(unsupported.joined(separator: ", ")) need an ESM-2 model; this run's encoder is '\(kind)'")
+        }
+        if FileManager.default.fileExists(atPath: out) && !overwrite {
+            throw EmbedError.badOption("\(out) exists; pass --overwrite to replace it")
+        }
+        func quoted(_ s: String) -> String {
+            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        // Paths in --set values resolve against the run's config file: pass absolute ones.
+        func quotedPath(_ p: String) -> String { quoted(URL(fileURLWithPath: p).standardizedFileURL.path) }
+        let source: String
+        if let structures {
+            source = "{name: input, kind: structures, path: \(quotedPath(structures))" + (chain.map { ", chain: \(quoted($0))" } ?? "") + "}"
+        } else if let fasta {
+            source = "{name: input, kind: fasta, path: \(quotedPath(fasta))}"
+        } else {
+            throw EmbedError.badOption("give --structures (or --fasta) to embed with this run's encoder '\(kind)'")
+        }
+        var overrides = ["data.sources=[\(source)]"]
+        if let maxLength { overrides.append("data.max_length=\(maxLength)") }
+        let trainer = try Trainer.evaluating(runDirectory: run, registry: builtinRegistry(), overrides: overrides,
+                                             log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
+        try trainer.loadCheckpointModel(checkpoint)
+        let s: RunEmbedSummary
+        do { s = try trainer.embed(to: out, perResidue: perResidue, showProgress: !quiet) } catch {
+            try? FileManager.default.removeItem(atPath: out)
+            if fasta != nil { throw EmbedError.badOption("\(error)\n(this run's encoder '\(kind)' may need structures: use --structures)") }
+            throw error
+        }
+        var msg = "embedded \(s.written) protein(s) with \(kind) (\(checkpoint.lastPathComponent), protein feature \(s.proteinFeatureSize)) into \(out) in \(String(format: "%.1f", s.seconds)) s"
+        if s.cropped > 0 { msg += "; \(s.cropped) longer than data.max_length \(trainer.recipe.data.maxLength) were cropped (raise it with --max-length)" }
+        FileHandle.standardError.write(Data((msg + "\n").utf8))
     }
 }

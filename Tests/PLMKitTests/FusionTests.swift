@@ -205,6 +205,41 @@ struct FusionTests {
         let ck = run.appendingPathComponent("checkpoint-12")
         #expect(FileManager.default.fileExists(atPath: ck.appendingPathComponent("fusion.safetensors").path))
         #expect(FileManager.default.fileExists(atPath: ck.appendingPathComponent("model.safetensors").path))
+
+        // Embedding through the run (plm embed --structures): protein = mean ESM ‖ summed graph
+        // features of the residues written beside it, and independent of the batch (padding).
+        let evaluator = try Trainer.evaluating(runDirectory: run, registry: testRegistry(), log: { _ in })
+        try evaluator.loadCheckpointModel(ck)
+        var outputs: [[String: (protein: [Float], residues: HDF5Array<Float>)]] = []
+        for bs in [1, 4] {
+            let out = RepoFixtures.temp("fusion-embed-\(bs).h5")
+            defer { try? FileManager.default.removeItem(atPath: out) }
+            let s = try evaluator.embed(to: out, perResidue: true, batchSize: bs)
+            // tiny-esm: d = 64 and 2 layers, inject_every 1 -> 2 graph layers of graph_dim 16.
+            #expect(s.written == 11 && s.proteinFeatureSize == 64 + 2 * 16, "\(s)")
+            let f = try HDF5File.open(out)
+            var got: [String: (protein: [Float], residues: HDF5Array<Float>)] = [:]
+            for name in try f.childNames() {
+                let g = try f.group(name)
+                got[name] = (try g.read("protein", as: Float.self).values, try g.read("per_residue", as: Float.self))
+            }
+            outputs.append(got)
+        }
+        let d = 64   // tiny-esm hidden size
+        #expect(outputs[0].count == 11 && Set(outputs[0].keys) == Set(outputs[1].keys))
+        for (name, a) in outputs[0] {
+            let b = try #require(outputs[1][name])
+            let l = a.residues.shape[0], w = a.residues.shape[1]
+            #expect(a.protein.count == w && w == d + 32, "\(name): protein \(a.protein.count), residues \(a.residues.shape)")
+            for c in 0..<w {
+                var acc = 0.0
+                for r in 0..<l { acc += Double(a.residues.values[r * w + c]) }
+                let want = c < d ? acc / Double(l) : acc
+                #expect(abs(Double(a.protein[c]) - want) <= 1e-4 * max(1, abs(want)), "\(name) column \(c): \(a.protein[c]) vs \(want)")
+            }
+            let diff = zip(a.protein, b.protein).map { abs($0 - $1) / max(1, abs($0)) }.max() ?? 0
+            #expect(diff < 1e-4, "\(name): batch 1 vs 4 differ by \(diff)")
+        }
     }
 
     @Test("tune-fusion-multilabel.yaml: multi-label BCE on structures falls")

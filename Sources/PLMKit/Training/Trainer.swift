@@ -140,15 +140,18 @@ public final class Trainer {
     }
 
     /// A trainer for evaluating the checkpoints of an existing run
-    /// (`plm evaluate`): built from the run's `config.resolved.yaml`; nothing
-    /// is loaded or written until `evaluate(checkpoint:split:)`.
-    public static func evaluating(runDirectory: URL, registry: PluginRegistry,
+    /// (`plm evaluate`, `plm embed --structures`): built from the run's
+    /// `config.resolved.yaml` (with `overrides`, `key.path=value` as for
+    /// `--set`); nothing is loaded or written until
+    /// `evaluate(checkpoint:split:)` / `loadCheckpointModel(_:)`. Sources
+    /// may be all validation or test here (nothing trains).
+    public static func evaluating(runDirectory: URL, registry: PluginRegistry, overrides: [String] = [],
                                   log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws -> Trainer {
         let config = runDirectory.appendingPathComponent("config.resolved.yaml")
         guard FileManager.default.fileExists(atPath: config.path) else {
             throw TrainingError.plugin("\(runDirectory.path) is not a run directory (no config.resolved.yaml)")
         }
-        let (r, _) = try RecipeLoader.load(path: config.path, registry: registry)
+        let (r, _) = try RecipeLoader.load(path: config.path, overrides: overrides, registry: registry)
         return try Trainer(recipe: r, runDirectory: runDirectory, start: .evaluate, showProgress: false, log: log)
     }
 
@@ -205,7 +208,7 @@ public final class Trainer {
                     if c.validationFraction > 0 && Trainer.unitHash(id) < c.validationFraction { val.append(k) } else { train.append(k) }
                 }
             }
-            guard !train.isEmpty else { throw TrainingError.plugin("data source '\(c.name)': every example went to validation or test") }
+            guard !train.isEmpty || start == .evaluate else { throw TrainingError.plugin("data source '\(c.name)': every example went to validation or test") }
             srcs.append(Source(config: c, data: d, train: train, validation: val, test: test))
         }
         sources = srcs
@@ -542,6 +545,14 @@ public final class Trainer {
         }
         try loadModel(checkpoint)
         return try evaluate(split)
+    }
+
+    /// Loads a checkpoint's encoder and heads (not the optimizer), e.g. before `embed(to:…)`.
+    public func loadCheckpointModel(_ checkpoint: URL) throws {
+        guard FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent("state.json").path) else {
+            throw TrainingError.noCheckpoint(checkpoint.path)
+        }
+        try loadModel(checkpoint)
     }
 
     /// Mean losses over every example of `split` (no grad, eval mode, no crop
