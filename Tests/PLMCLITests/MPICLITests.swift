@@ -307,6 +307,41 @@ struct MPICLITests {
         #expect(global == 0 && (per.first?.1 ?? 0) == 0, "stopped + resumed run differs from the uninterrupted one: \(global), \(per.prefix(3))")
     }
 
+    @Test("validation is sharded over the ranks: 2 ranks report the single process's whole-set metrics (two sources, one chunk on rank 1 only)")
+    func shardedValidation() throws {
+        let one = CLIFixtures.temp("mpi-val1"), two = CLIFixtures.temp("mpi-val2")
+        defer { for d in [one, two] { try? FileManager.default.removeItem(atPath: d) } }
+        let recipe = CLIFixtures.root.appendingPathComponent("recipes/tune-topk-class.yaml").path
+        // lr 0: both runs keep the initial weights, so their validations see the same model.
+        func sets(_ batch: Int) -> [String] {
+            ["training.steps=2", "training.eval_every=2", "training.batch_size=\(batch)", "optimizer.lr=0", "training.checkpoint_every=1000"]
+                .flatMap { ["--set", $0] }
+        }
+        let a = try S.single(["train", recipe] + sets(16) + ["--out", one, "--quiet"])
+        #expect(a.status == 0, "stderr: \(a.stderr)")
+        let b = try S.run(np: 2, ["train", recipe] + sets(8) + ["--out", two, "--quiet"])
+        #expect(b.status == 0, "stderr: \(b.stderr)")
+        func validation(_ run: String) throws -> [String: Double] {
+            let line = try String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+                .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                .last { $0["split"] as? String == "validation" } ?? [:]
+            return line.compactMapValues { $0 as? Double }
+        }
+        let v1 = try validation(one), v2 = try validation(two)
+        // disorder.csv: 73 valid rows = 5 chunks of 16 (ranks 0,1,0,1,0); ss3.csv: 4 rows = chunk 6 (rank 1).
+        #expect(v1["classification/disorder/items"] == 73 && v1["regression/fold/items"] == 4, "\(v1)")
+        #expect(Set(v1.keys) == Set(v2.keys), "keys: \(Set(v1.keys).symmetricDifference(v2.keys))")
+        for (k, x) in v1 {
+            let y = v2[k] ?? .nan
+            #expect(abs(x - y) <= 1e-9 * max(1, abs(x)), "\(k): 1 process \(x), 2 ranks \(y)")
+        }
+        // The test split (rank 0 alone, from best/) agrees as well.
+        let s1 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: one + "/summary.json"))) as? [String: Any]
+        let s2 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: two + "/summary.json"))) as? [String: Any]
+        let t1 = try #require(s1?["test"] as? [String: Double]), t2 = try #require(s2?["test"] as? [String: Double])
+        for (k, x) in t1 { #expect(abs(x - (t2[k] ?? .nan)) <= 1e-9 * max(1, abs(x)), "test \(k): \(x) vs \(t2[k] ?? .nan)") }
+    }
+
     @Test("plm embed: 2 ranks shard the FASTA and merge into one file equal to the single-process output")
     func embedShards() throws {
         let one = CLIFixtures.temp("e1.h5"), two = CLIFixtures.temp("e2.h5")

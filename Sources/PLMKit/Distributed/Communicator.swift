@@ -241,6 +241,38 @@ public enum Distributed {
 }
 
 extension Communicator {
+    /// Every rank's `values` (any length per rank), in rank order, bit for bit
+    /// (each Double travels as two Float bit patterns). Two all-gathers: the
+    /// lengths, then the values padded to the longest.
+    public func allGatherDoubles(_ values: [Double]) -> [[Double]] {
+        guard isDistributed else { return [values] }
+        let counts = allGather([Float(values.count)]).map { Int($0) }
+        let width = 2 * (counts.max() ?? 0)
+        guard width > 0 else { return counts.map { _ in [] } }
+        var mine = [Float](repeating: 0, count: width)
+        for (i, v) in values.enumerated() {
+            let bits = v.bitPattern
+            mine[2 * i] = Float(bitPattern: UInt32(truncatingIfNeeded: bits >> 32))
+            mine[2 * i + 1] = Float(bitPattern: UInt32(truncatingIfNeeded: bits))
+        }
+        let all = allGather(mine)
+        return counts.enumerated().map { r, n in
+            (0..<n).map { i in
+                let hi = UInt64(all[r * width + 2 * i].bitPattern), lo = UInt64(all[r * width + 2 * i + 1].bitPattern)
+                return Double(bitPattern: hi << 32 | lo)
+            }
+        }
+    }
+
+    /// Every rank's `strings`, in rank order.
+    public func allGatherStrings(_ strings: [String]) -> [[String]] {
+        let text = strings.map { $0.replacingOccurrences(of: "\n", with: " ") }.joined(separator: "\n")
+        return allGatherDoubles(Array(text.utf8).map(Double.init)).map { codes in
+            codes.isEmpty ? [] : String(decoding: codes.map { UInt8($0) }, as: UTF8.self)
+                .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        }
+    }
+
     /// This rank's share of `items` for sharded commands: items rank,
     /// rank + size, … (all of them in a single process).
     public func shard<T>(_ items: [T]) -> [T] {

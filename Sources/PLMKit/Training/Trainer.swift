@@ -477,8 +477,8 @@ public final class Trainer {
                 try metrics?.append(line, split: "train")
                 window = MetricWindow()
             }
-            // Evaluation runs on rank 0 alone (no collectives inside); the others go on to the next step.
-            if root, let e = recipe.training.evalEvery, step % e == 0 || step == total, let v = try evaluate() {
+            // Evaluation is collective under MPI: each rank scores its share of the chunks.
+            if let e = recipe.training.evalEvery, step % e == 0 || step == total, let v = try evaluate(), root {
                 lastEvaluation = v
                 var line = v
                 line["step"] = Double(step)
@@ -505,11 +505,12 @@ public final class Trainer {
         summary.validation = lastEvaluation
         // The test split, once, on a completed run: with the best checkpoint's
         // weights when the run validated; the final weights are loaded back after.
+        // Rank 0 alone: only it is sure to see best/ (the run directory may be local to it).
         if root, !interrupted, step == total, sources.contains(where: { !$0.test.isEmpty }) {
             let best = runDirectory.appendingPathComponent("best")
             let name = FileManager.default.fileExists(atPath: best.appendingPathComponent("state.json").path) ? "best" : "checkpoint-\(step)"
             if name == "best" { try loadModel(best) }
-            let scored = try evaluate(.test)
+            let scored = try evaluate(.test, collective: false)
             if name == "best" { try loadModel(runDirectory.appendingPathComponent("checkpoint-\(step)")) }
             if var t = scored {
                 summary.test = t
@@ -557,7 +558,11 @@ public final class Trainer {
 
     /// Mean losses over every example of `split` (no grad, eval mode, no crop
     /// randomness), with the targets' whole-set metrics and baselines.
-    func evaluate(_ split: ExampleSplit = .validation) throws -> [String: Double]? {
+    /// `collective` (data-parallel runs): every rank calls it at the same
+    /// step and scores a share of the chunks, and every rank gets the result;
+    /// otherwise this process scores them all (the chunks, and MLM masks, are
+    /// the same either way).
+    func evaluate(_ split: ExampleSplit = .validation, collective: Bool = true) throws -> [String: Double]? {
         guard sources.contains(where: { !$0.indices(split).isEmpty }) else { return nil }
         encoder.module.train(false)
         for t in targets { t.head?.train(false) }
@@ -567,11 +572,15 @@ public final class Trainer {
         }
         var window = MetricWindow()
         var predictions: [String: (target: Int, source: Int, rows: Predictions)] = [:]
+        let comm: Communicator = collective ? communicator : SingleProcessCommunicator()
+        var chunkNumber = 0   // over all sources: under MPI rank r evaluates chunks r, r + N, …
         try withNoGrad {
             for (si, s) in sources.enumerated() where !s.indices(split).isEmpty {
                 let rows = s.indices(split)
                 let bs = recipe.training.batchSize * communicator.size   // the global batch: same chunks (and masks) for every rank count
                 for chunk in stride(from: 0, to: rows.count, by: bs) {
+                    chunkNumber += 1
+                    if comm.isDistributed && (chunkNumber - 1) % comm.size != comm.rank { continue }
                     var examples: [Example] = []
                     for k in rows[chunk..<min(chunk + bs, rows.count)] {
                         examples.append(try evaluationExample(s, k))
@@ -599,7 +608,8 @@ public final class Trainer {
                 }
             }
         }
-        var means = window.means()
+        var means = comm.isDistributed ? window.means(over: comm) : window.means()
+        if comm.isDistributed { predictions = Self.gather(predictions, over: comm) }
         // Whole-set metrics (and their baselines) replace the batch means.
         for (key, p) in predictions.sorted(by: { $0.key < $1.key }) {
             let truth = try trainingTruth(target: p.target, source: p.source)
@@ -608,6 +618,40 @@ public final class Trainer {
             for (k, v) in m { means["\(key)/\(k)"] = v }
         }
         return means
+    }
+
+    /// Every rank's predictions merged (a collective), rows in rank order per key.
+    static func gather(_ mine: [String: (target: Int, source: Int, rows: Predictions)],
+                       over comm: Communicator) -> [String: (target: Int, source: Int, rows: Predictions)] {
+        let keys = mine.keys.sorted()
+        var payload: [Double] = []
+        func put(_ rows: [[Double]]) {
+            payload.append(Double(rows.count))
+            for r in rows { payload.append(Double(r.count)); payload += r }
+        }
+        for k in keys {
+            let p = mine[k]!
+            payload += [Double(p.target), Double(p.source)]
+            put(p.rows.scores)
+            put(p.rows.truth)
+        }
+        let allKeys = comm.allGatherStrings(keys), allPayloads = comm.allGatherDoubles(payload)
+        var out: [String: (target: Int, source: Int, rows: Predictions)] = [:]
+        for (rankKeys, data) in zip(allKeys, allPayloads) {
+            var i = 0
+            func take() -> [[Double]] {
+                let n = Int(data[i]); i += 1
+                var rows: [[Double]] = []
+                for _ in 0..<n { let w = Int(data[i]); rows.append(Array(data[(i + 1)..<(i + 1 + w)])); i += 1 + w }
+                return rows
+            }
+            for k in rankKeys {
+                let ti = Int(data[i]), si = Int(data[i + 1]); i += 2
+                let scores = take(), truth = take()
+                out[k, default: (ti, si, Predictions())].rows.append(Predictions(scores: scores, truth: truth))
+            }
+        }
+        return out
     }
 
     /// Evaluation example `k` of `s` as evaluation sees it (cropped from the start).
@@ -741,13 +785,11 @@ struct MetricWindow {
     }
 
     /// The means over every rank's window (a collective: every rank calls it
-    /// at the same step). Each metric is the mean of the ranks' per-batch
-    /// values (losses, already global, come out unchanged); rank 0's names
-    /// decide which metrics there are.
+    /// at the same step). Each metric is the weighted mean over the ranks'
+    /// entries (losses, already global, come out unchanged); a metric only
+    /// some ranks have is averaged over those.
     func means(over comm: Communicator) -> [String: Double] {
-        var names = Array(sums.keys.sorted().joined(separator: "\n").utf8)
-        comm.broadcast(&names)
-        let keys = names.isEmpty ? [] : String(decoding: names, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let keys = Set(comm.allGatherStrings(sums.keys.sorted()).joined()).sorted()
         var packed: [Double] = []
         for k in keys { packed.append(sums[k] ?? 0); packed.append(weights[k] ?? 0) }
         comm.allReduceSum(&packed)
