@@ -34,7 +34,7 @@ public final class FusionBranch: Module {
 }
 
 /// ESM-2 + GearNet with a structure token (3DProtLM / FusionProt); see `FusionEncoderConfig`.
-public final class FusionEncoder: ProteinFeatureEncoder {
+public final class FusionEncoder: ProteinFeatureEncoder, EsmBackedEncoder {
     public let lm: EsmForMaskedLM
     public let branch: FusionBranch?
     public let settings: GraphSettings
@@ -49,6 +49,8 @@ public final class FusionEncoder: ProteinFeatureEncoder {
     }
 
     public var module: Module { root }
+    /// Tuning strategies act on the ESM-2 part; the graph branch and structure token stay trainable.
+    public var esmBackbone: EsmForMaskedLM { lm }
     public var esmHiddenSize: Int { lm.config.hiddenSize }
     public var graphFeatureSize: Int { branch.map { $0.graph.dim * $0.graph.layers.count } ?? 0 }
     public var hiddenSize: Int { esmHiddenSize + graphFeatureSize }

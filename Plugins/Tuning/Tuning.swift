@@ -52,8 +52,10 @@ public enum LayerSelection: Codable, Equatable, Sendable {
 }
 
 func esmModel(_ encoder: ProteinEncoder, _ kind: String) throws -> EsmForMaskedLM {
-    guard let e = encoder as? EsmEncoder else { throw TrainingError.plugin("tuning '\(kind)' needs an esm2 encoder") }
-    return e.model
+    guard let e = encoder as? EsmBackedEncoder else {
+        throw TrainingError.plugin("tuning '\(kind)' needs an encoder with an ESM-2 model (esm2, fusion)")
+    }
+    return e.esmBackbone
 }
 
 // MARK: top_k

@@ -252,6 +252,41 @@ struct FusionTests {
         #expect(late < early, "\(loss)")
     }
 
+    @Test("lora on the fusion encoder: the ESM base stays frozen, LoRA and the graph branch train, N + resume + N equals 2N")
+    func loraFusion() throws {
+        let sets = ["model.tuning={kind: lora, rank: 4, alpha: 8}", "data.max_length=64", "training.steps=4", "training.log_every=1",
+                    "training.checkpoint_every=2"]
+        let (loss, run) = try train("tune-fusion-multilabel.yaml", sets)
+        defer { try? FileManager.default.removeItem(at: run) }
+        #expect(loss.count == 4 && loss.allSatisfy(\.isFinite))
+        let ck = run.appendingPathComponent("checkpoint-4")
+        // The ESM base weights are tiny-esm's, unchanged.
+        let base = try SafeTensorsFile(url: Self.tinyESM.appendingPathComponent("model.safetensors")).tensors(copy: true)
+        let saved = try SafeTensorsFile(url: ck.appendingPathComponent("model.safetensors")).tensors(copy: true)
+        var compared = 0
+        for (k, v) in saved { if let b = base[k] { #expect(v.toArray() == b.toArray(), "\(k) changed"); compared += 1 } }
+        #expect(compared > 10)
+        // LoRA B left zero, and the graph branch moved between checkpoints 2 and 4.
+        let adapters = try SafeTensorsFile(url: ck.appendingPathComponent("adapters.safetensors")).tensors(copy: true)
+        #expect(adapters.contains { $0.key.contains("lora_B") && $0.value.toArray().contains { $0 != 0 } })
+        let g2 = try SafeTensorsFile(url: run.appendingPathComponent("checkpoint-2/fusion.safetensors")).tensors(copy: true)
+        let g4 = try SafeTensorsFile(url: ck.appendingPathComponent("fusion.safetensors")).tensors(copy: true)
+        #expect(g4.contains { k, v in g2[k].map { $0.toArray() != v.toArray() } ?? false }, "the graph branch did not train")
+        // Stop at 2, resume to 4: the same adapters and graph branch, bit for bit.
+        let path = RepoFixtures.root.appendingPathComponent("recipes/tune-fusion-multilabel.yaml").path
+        let (r, _) = try RecipeLoader.load(path: path, overrides: sets, registry: testRegistry())
+        let run2 = URL(fileURLWithPath: RepoFixtures.temp("fusion-lora-resume"))
+        defer { try? FileManager.default.removeItem(at: run2) }
+        _ = try Trainer(recipe: r, runDirectory: run2, resume: false, showProgress: false, log: { _ in }).run(stopAfter: 2)
+        _ = try Trainer(recipe: r, runDirectory: run2, resume: true, showProgress: false, log: { _ in }).run()
+        for file in ["adapters.safetensors", "fusion.safetensors"] {
+            let a = try SafeTensorsFile(url: ck.appendingPathComponent(file)).tensors(copy: true)
+            let b = try SafeTensorsFile(url: run2.appendingPathComponent("checkpoint-4/\(file)")).tensors(copy: true)
+            #expect(Set(a.keys) == Set(b.keys))
+            for (k, v) in a { #expect(b[k]?.toArray() == v.toArray(), "\(file) \(k) differs after resume") }
+        }
+    }
+
     @Test("residue_graph encoder alone: multiview pre-training runs, checkpoint round-trips")
     func residueGraphEncoder() throws {
         let (loss, run) = try train("3dprotlm.yaml", ["model.encoder={kind: residue_graph, layers: 2, dim: 16}", "targets.0.hidden=32",

@@ -2,10 +2,19 @@ import Foundation
 import PLMNN
 import PLMTensor
 
+/// An encoder built around an ESM-2 model — plain (`esm2`) or fused with
+/// other branches (`fusion`). Tuning strategies (`top_k`, `lora`, `adapters`)
+/// act on `esmBackbone`; other parameters of the encoder (a fusion encoder's
+/// graph branch and structure token) keep their trainability.
+public protocol EsmBackedEncoder: ProteinEncoder {
+    var esmBackbone: EsmForMaskedLM { get }
+}
+
 /// ESM-2 / ESM-1b as a `ProteinEncoder` (with its LM head for MLM targets).
-public final class EsmEncoder: ProteinEncoder {
+public final class EsmEncoder: EsmBackedEncoder {
     public let model: EsmForMaskedLM
     public init(_ model: EsmForMaskedLM) { self.model = model }
+    public var esmBackbone: EsmForMaskedLM { model }
 
     public var module: Module { model }
     public var hiddenSize: Int { model.config.hiddenSize }
