@@ -335,6 +335,21 @@ struct MPICLITests {
             let y = v2[k] ?? .nan
             #expect(abs(x - y) <= 1e-9 * max(1, abs(x)), "\(k): 1 process \(x), 2 ranks \(y)")
         }
+        // plm evaluate (one process) on the 2-rank run's best/ chunks by its world size: the same numbers.
+        let e = try S.single(["evaluate", two, "--split", "validation", "--json"])
+        #expect(e.status == 0, "stderr: \(e.stderr)")
+        let ev = try #require((try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as? [String: Any])?["metrics"] as? [String: Double])
+        for (k, x) in v2 where k != "step" { #expect(abs(x - (ev[k] ?? .nan)) <= 1e-9 * max(1, abs(x)), "plm evaluate \(k): \(ev[k] ?? .nan) vs logged \(x)") }
+        // MLM draws validation masks per chunk: plm evaluate must chunk as the 2-rank run did.
+        let mlm = CLIFixtures.temp("mpi-val-mlm")
+        defer { try? FileManager.default.removeItem(atPath: mlm) }
+        let m = try S.run(np: 2, ["train", S.quickstart] + ["training.steps=2", "training.eval_every=2", "training.batch_size=4"]
+            .flatMap { ["--set", $0] } + ["--out", mlm, "--quiet"])
+        #expect(m.status == 0, "stderr: \(m.stderr)")
+        let logged = try validation(mlm)
+        let me = try S.single(["evaluate", mlm, "--split", "validation", "--json"])
+        let mv = try #require((try JSONSerialization.jsonObject(with: Data(me.stdout.utf8)) as? [String: Any])?["metrics"] as? [String: Double])
+        #expect(logged["mlm/loss"] != nil && abs((logged["mlm/loss"] ?? 0) - (mv["mlm/loss"] ?? .nan)) <= 1e-9, "MLM: logged \(logged), plm evaluate \(mv)")
         // The test split (rank 0 alone, from best/) agrees as well.
         let s1 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: one + "/summary.json"))) as? [String: Any]
         let s2 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: two + "/summary.json"))) as? [String: Any]

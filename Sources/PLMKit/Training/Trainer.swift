@@ -115,6 +115,10 @@ public final class Trainer {
     var trainingTruthCache: [String: [[Double]]] = [:]
     /// The last evaluation's metrics (written to summary.json).
     var lastEvaluation: [String: Double]? = nil
+    /// Ranks whose global batch sizes evaluation chunks when evaluating a
+    /// checkpoint of a data-parallel run in one process (its `world_size`), so
+    /// chunks and MLM masks match the ones its training logged; nil: this run's.
+    var evaluationRanks: Int? = nil
     let log: (String) -> Void
     let showProgress: Bool
     let resolvedYAML: String
@@ -545,6 +549,8 @@ public final class Trainer {
             throw TrainingError.noCheckpoint(checkpoint.path)
         }
         try loadModel(checkpoint)
+        let state = try? JSONDecoder().decode(CheckpointState.self, from: Data(contentsOf: checkpoint.appendingPathComponent("state.json")))
+        evaluationRanks = state?.worldSize ?? 1
         return try evaluate(split)
     }
 
@@ -577,7 +583,8 @@ public final class Trainer {
         try withNoGrad {
             for (si, s) in sources.enumerated() where !s.indices(split).isEmpty {
                 let rows = s.indices(split)
-                let bs = recipe.training.batchSize * communicator.size   // the global batch: same chunks (and masks) for every rank count
+                // The global batch: the same chunks (and MLM masks) for every rank count.
+                let bs = recipe.training.batchSize * (evaluationRanks ?? communicator.size)
                 for chunk in stride(from: 0, to: rows.count, by: bs) {
                     chunkNumber += 1
                     if comm.isDistributed && (chunkNumber - 1) % comm.size != comm.rank { continue }
