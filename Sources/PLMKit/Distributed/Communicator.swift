@@ -246,22 +246,24 @@ extension Communicator {
     /// lengths, then the values padded to the longest.
     public func allGatherDoubles(_ values: [Double]) -> [[Double]] {
         guard isDistributed else { return [values] }
-        let counts = allGather([Float(values.count)]).map { Int($0) }
+        func split(_ v: Double, into out: inout [Float], at i: Int) {
+            let bits = v.bitPattern
+            out[2 * i] = Float(bitPattern: UInt32(truncatingIfNeeded: bits >> 32))
+            out[2 * i + 1] = Float(bitPattern: UInt32(truncatingIfNeeded: bits))
+        }
+        func joined(_ all: [Float], _ at: Int) -> Double {
+            Double(bitPattern: UInt64(all[at].bitPattern) << 32 | UInt64(all[at + 1].bitPattern))
+        }
+        var count = [Float](repeating: 0, count: 2)
+        split(Double(values.count), into: &count, at: 0)   // exact for any length (a Float count is not past 2^24)
+        let gathered = allGather(count)
+        let counts = (0..<size).map { Int(joined(gathered, 2 * $0)) }
         let width = 2 * (counts.max() ?? 0)
         guard width > 0 else { return counts.map { _ in [] } }
         var mine = [Float](repeating: 0, count: width)
-        for (i, v) in values.enumerated() {
-            let bits = v.bitPattern
-            mine[2 * i] = Float(bitPattern: UInt32(truncatingIfNeeded: bits >> 32))
-            mine[2 * i + 1] = Float(bitPattern: UInt32(truncatingIfNeeded: bits))
-        }
+        for (i, v) in values.enumerated() { split(v, into: &mine, at: i) }
         let all = allGather(mine)
-        return counts.enumerated().map { r, n in
-            (0..<n).map { i in
-                let hi = UInt64(all[r * width + 2 * i].bitPattern), lo = UInt64(all[r * width + 2 * i + 1].bitPattern)
-                return Double(bitPattern: hi << 32 | lo)
-            }
-        }
+        return counts.enumerated().map { r, n in (0..<n).map { joined(all, r * width + 2 * $0) } }
     }
 
     /// Every rank's `strings`, in rank order.
