@@ -11,6 +11,10 @@ static inline unsigned plm_H5F_ACC_TRUNC(void) { return H5F_ACC_TRUNC; }
 static inline unsigned plm_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
 static inline unsigned plm_H5F_ACC_RDWR(void) { return H5F_ACC_RDWR; }
 static inline unsigned plm_H5F_ACC_EXCL(void) { return H5F_ACC_EXCL; }
+// Groups, datasets, named datatypes and attributes opened through this file id.
+static inline unsigned plm_H5F_OBJ_LOCAL_OBJECTS(void) {
+    return H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE | H5F_OBJ_ATTR | H5F_OBJ_LOCAL;
+}
 static inline hid_t plm_H5P_DEFAULT(void) { return H5P_DEFAULT; }
 static inline hid_t plm_H5S_ALL(void) { return H5S_ALL; }
 static inline hid_t plm_H5T_NATIVE_FLOAT(void) { return H5T_NATIVE_FLOAT; }

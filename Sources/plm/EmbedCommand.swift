@@ -147,9 +147,6 @@ struct Embed: ParsableCommand {
         if !unsupported.isEmpty {
             throw EmbedError.badOption("\(unsupported.joined(separator: ", ")) need an ESM-2 model; this run's encoder is '\(kind)'")
         }
-        if FileManager.default.fileExists(atPath: out) && !overwrite {
-            throw EmbedError.badOption("\(out) exists; pass --overwrite to replace it")
-        }
         func quoted(_ s: String) -> String {
             "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
         }
@@ -168,14 +165,23 @@ struct Embed: ParsableCommand {
         let trainer = try Trainer.evaluating(runDirectory: run, registry: builtinRegistry(), overrides: overrides,
                                              log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
         try trainer.loadCheckpointModel(checkpoint)
+        let existed = FileManager.default.fileExists(atPath: out)
+        InterruptFlag.shared.install()
         let s: RunEmbedSummary
-        do { s = try trainer.embed(to: out, perResidue: perResidue, showProgress: !quiet) } catch {
-            try? FileManager.default.removeItem(atPath: out)
+        do {
+            s = try trainer.embed(to: out, perResidue: perResidue, overwrite: overwrite, interrupt: InterruptFlag.shared, showProgress: !quiet)
+        } catch {
+            if !existed { try? FileManager.default.removeItem(atPath: out) }
             if fasta != nil { throw EmbedError.badOption("\(error)\n(this run's encoder '\(kind)' may need structures: use --structures)") }
             throw error
         }
         var msg = "embedded \(s.written) protein(s) with \(kind) (\(checkpoint.lastPathComponent), protein feature \(s.proteinFeatureSize)) into \(out) in \(String(format: "%.1f", s.seconds)) s"
+        if s.skippedExisting > 0 { msg += "; \(s.skippedExisting) already present were skipped" }
         if s.cropped > 0 { msg += "; \(s.cropped) longer than data.max_length \(trainer.recipe.data.maxLength) were cropped (raise it with --max-length)" }
         FileHandle.standardError.write(Data((msg + "\n").utf8))
+        if s.interrupted {
+            FileHandle.standardError.write(Data("interrupted: rerun the same command to embed the remaining proteins\n".utf8))
+            throw ExitCode(130)
+        }
     }
 }

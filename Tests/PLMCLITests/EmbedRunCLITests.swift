@@ -22,6 +22,7 @@ struct EmbedRunCLITests {
                             "--out", out, "--quiet"])
         #expect(e.status == 0, "stderr: \(e.stderr)")
         #expect(e.stderr.contains("embedded 1 protein(s) with fusion (checkpoint-2, protein feature 96)"), "\(e.stderr)")
+        do {   // every object from the file released before the next command reopens it
         let f = try HDF5File.open(out)
         #expect(try f.childNames() == ["1UBI_A"])
         let g = try f.group("1UBI_A")
@@ -37,10 +38,17 @@ struct EmbedRunCLITests {
             let want = c < 64 ? acc / 76 : acc
             #expect(abs(Double(protein.values[c]) - want) <= 1e-4 * max(1, abs(want)), "column \(c): \(protein.values[c]) vs \(want)")
         }
-        f.close()
+        }
 
-        let again = try runPLM(["embed", "--model", run, "--structures", ubi, "--out", out, "--quiet"])
-        #expect(again.status != 0 && again.stderr.contains("--overwrite"), "\(again.stderr)")
+        // Rerunning continues the file: complete groups are skipped, new ones added.
+        let again = try runPLM(["embed", "--model", run, "--structures", Self.structures.path, "--out", out, "--quiet"])
+        #expect(again.status == 0 && again.stderr.contains("embedded 10 protein(s)") && again.stderr.contains("1 already present were skipped"),
+                "\(again.stderr)")
+        let all = try HDF5File.open(out)
+        let names = try all.childNames()
+        #expect(names.count == 11, "\(names)")
+        #expect(try all.group("1UBI_A").read("per_residue", as: Float.self).shape == [76, 96])
+        all.close()
         let fasta = try CLIFixtures.write(">p\nMKTAYIAKQRQISFVKSHFSRQ\n", "p.fasta")
         defer { try? FileManager.default.removeItem(atPath: fasta) }
         let seqOnly = try runPLM(["embed", "--model", run, "--fasta", fasta, "--out", out + ".fasta.h5", "--quiet"])

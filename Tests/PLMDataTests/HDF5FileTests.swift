@@ -62,6 +62,16 @@ struct HDF5FileTests {
         // and nothing stays locked after all handles close
         let last = try #require(otherHolder(LOCK_EX))
         close(last)
+        // HDF5 keeps a file open while a dataset from it is (weak close degree): so does the lock.
+        do {
+            let f = try HDF5File.open(path, mode: .readWrite)
+            let ds = try f.dataset("x")
+            f.close()
+            #expect(otherHolder(LOCK_SH) == nil, "the file is still open through its dataset")
+            ds.close()
+        }
+        let free = try #require(otherHolder(LOCK_EX))
+        close(free)
     }
 
     @Test("every numeric dtype round-trips with its shape, bit for bit")

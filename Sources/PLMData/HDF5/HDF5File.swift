@@ -19,9 +19,19 @@ public final class HDF5File: HDF5Group {
     public var isWritable: Bool { fileState.writable }
 
     init(id: hid_t, path: String, writable: Bool, lock: HDF5FileLock) {
-        let handle = HDF5Handle(id, .file)
-        handle.fileLock = lock
-        super.init(handle: handle, file: HDF5FileState(path: path, writable: writable), path: "/")
+        super.init(handle: HDF5Handle(id, .file), file: HDF5FileState(path: path, writable: writable, lock: lock), path: "/")
+    }
+
+    /// Closes the file id now. HDF5 closes the file itself once no group or
+    /// dataset from it is open any more; when none is, the inter-process lock
+    /// is released at once (else when the last of them is released).
+    public override func close() {
+        let others: Int = HDF5Library.sync {
+            guard let id = try? id() else { return 0 }
+            return max(0, Int(H5Fget_obj_count(id, plm_H5F_OBJ_LOCAL_OBJECTS())))
+        }
+        super.close()
+        if others == 0 { fileState.lock?.release() }
     }
 
     /// Creates a new file; an existing file is truncated when `overwrite` (default), else `alreadyExists`.

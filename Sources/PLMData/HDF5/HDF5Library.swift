@@ -167,8 +167,6 @@ final class HDF5Handle {
     let id: hid_t
     let kind: HDF5HandleKind
     private(set) var isOpen = true
-    /// A file handle's inter-process lock, released when the id closes.
-    var fileLock: HDF5FileLock?
 
     /// Wraps an id already checked to be >= 0.
     init(_ id: hid_t, _ kind: HDF5HandleKind) {
@@ -183,22 +181,27 @@ final class HDF5Handle {
             isOpen = false
             _ = kind.close(id)
             plm_error_clear()
-            fileLock?.release()
-            fileLock = nil
         }
     }
 
     deinit { close() }
 }
 
-/// File path and mode shared by every object opened from one HDF5File.
+/// File path, mode and inter-process lock shared by every object opened
+/// from one HDF5File. HDF5 keeps a file open while any object from it is
+/// (its "weak" close degree), so the lock lives as long as this state — the
+/// file and every object from it — unless `HDF5File.close()` finds nothing
+/// else open and releases it at once.
 final class HDF5FileState {
     let path: String
     let writable: Bool
-    init(path: String, writable: Bool) {
+    let lock: HDF5FileLock?
+    init(path: String, writable: Bool, lock: HDF5FileLock? = nil) {
         self.path = path
         self.writable = writable
+        self.lock = lock
     }
+    deinit { lock?.release() }
 }
 
 /// Builds errors for one object; `check` turns negative HDF5 return codes into throws.
