@@ -221,6 +221,12 @@ struct DownstreamRecipeTests {
         let tokens = IndexTensor(shape: [1, 12], values: [0, 20, 15, 7, 4, 5, 10, 8, 9, 16, 11, 2] as [Int32])
         let a = withNoGrad { trained.logits(tokens) }.toArray(), b = withNoGrad { loaded.logits(tokens) }.toArray()
         #expect(maxRel(a, b) < 1e-5, "reloaded logits differ: \(maxRel(a, b))")
+        // plm evaluate's path (a fresh trainer from config.resolved.yaml: LoRA attached by the
+        // recipe, then the checkpoint's adapters loaded) reproduces the validation logged at that step.
+        let logged = try #require(try lines(run, "validation").first { $0["step"] as? Int == steps }?["loss"] as? Double)
+        let again = try Trainer.evaluating(runDirectory: run, registry: testRegistry(), log: { _ in })
+            .evaluate(checkpoint: ck, split: .validation)
+        #expect(abs((again?["loss"] ?? .nan) - logged) <= 1e-12 * logged, "evaluate \(again?["loss"] ?? .nan) vs logged \(logged)")
     }
 }
 
