@@ -102,6 +102,7 @@ struct Train: ParsableCommand {
             guard comm.isRoot else { return }
             var msg = String(format: "trained %d steps: final loss %.4f, %.0f tok/s, %.1f s", s.steps, s.finalLoss, s.tokensPerSecond, s.seconds)
             if let v = s.bestValidationLoss { msg += String(format: ", best validation loss %.4f", v) }
+            if s.stoppedEarly { msg += " (stopped early: training.early_stopping)" }
             if let w = s.worldSize, let a = s.allReduceSecondsPerStep { msg += String(format: ", %d ranks, all-reduce %.1f ms/step", w, a * 1000) }
             print(msg)
             print("run directory: \(dir.path)")

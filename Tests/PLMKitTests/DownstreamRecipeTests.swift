@@ -191,6 +191,46 @@ struct DownstreamRecipeTests {
         #expect(sv["classification/disorder/baseline_accuracy"] == v["classification/disorder/baseline_accuracy"] as? Double)
     }
 
+    @Test("early stopping: patience counts evaluations without a min_delta improvement; the stop is a completed run; resume has nothing to do")
+    func earlyStopping() throws {
+        // min_delta 10: only the first evaluation counts as an improvement, so patience 2 stops at the third (step 6).
+        let sets = ["training.steps=40", "training.eval_every=2", "training.log_every=1", "training.checkpoint_every=1000",
+                    "training.early_stopping={patience: 2, min_delta: 10}"]
+        let (r, _) = try RecipeLoader.load(path: Self.recipe("tune-topk-class.yaml"), overrides: sets, registry: testRegistry())
+        let run = URL(fileURLWithPath: RepoFixtures.temp("tune-early"))
+        defer { try? FileManager.default.removeItem(at: run) }
+        var logged: [String] = []
+        let s = try Trainer(recipe: r, runDirectory: run, resume: false, showProgress: false, log: { logged.append($0) }).run()
+        #expect(s.steps == 6 && s.stoppedEarly && !s.interrupted, "\(s)")
+        #expect(logged.contains { $0.hasPrefix("early stopping at step 6") }, "\(logged)")
+        #expect(try lines(run, "validation").map { $0["step"] as? Int } == [2, 4, 6])
+        #expect(s.test != nil && s.testCheckpoint == "best")   // a completed run scores its test split
+        let state = try JSONDecoder().decode(CheckpointState.self, from: Data(contentsOf: run.appendingPathComponent("checkpoint-6/state.json")))
+        #expect(state.stoppedEarly == true && state.evaluationsWithoutImprovement == 2)
+        let again = try Trainer(recipe: r, runDirectory: run, resume: true, showProgress: false, log: { _ in }).run()
+        #expect(again.steps == 6 && again.stoppedEarly)
+        // Without min_delta the same run goes on (the loss keeps improving at first).
+        let (r2, _) = try RecipeLoader.load(path: Self.recipe("tune-topk-class.yaml"),
+                                            overrides: sets.dropLast() + ["training.early_stopping={patience: 2}", "training.steps=8"], registry: testRegistry())
+        let run2 = URL(fileURLWithPath: RepoFixtures.temp("tune-early2"))
+        defer { try? FileManager.default.removeItem(at: run2) }
+        let s2 = try Trainer(recipe: r2, runDirectory: run2, resume: false, showProgress: false, log: { _ in }).run()
+        #expect(s2.steps == 8 && !s2.stoppedEarly)
+        // Recipe checks.
+        for (o, key) in [("training.early_stopping={patience: 0}", "training.early_stopping.patience"),
+                         ("training.early_stopping={patience: 2, min_delta: -1}", "training.early_stopping.min_delta")] {
+            do {
+                _ = try RecipeLoader.load(path: Self.recipe("tune-topk-class.yaml"), overrides: [o], registry: testRegistry())
+                Issue.record("\(o) was accepted")
+            } catch let e as RecipeError { #expect(e.keyPath == key, "\(e)") }
+        }
+        do {
+            _ = try RecipeLoader.load(path: RepoFixtures.root.appendingPathComponent("recipes/quickstart.yaml").path,
+                                      overrides: ["training.early_stopping={patience: 2}", "training.eval_every=null"], registry: testRegistry())
+            Issue.record("early stopping without eval_every was accepted")
+        } catch let e as RecipeError { #expect(e.keyPath == "training.early_stopping" && "\(e)".contains("eval_every"), "\(e)") }
+    }
+
     @Test("lora checkpoint: adapters + tuning.json, frozen base weights, reloads to the same outputs")
     func loraCheckpoint() throws {
         let steps = 6

@@ -98,11 +98,13 @@ public struct Recipe: Codable {
         public var checkpointEvery: Int?
         public var keepCheckpoints: Int
         public var threads: Int?
+        /// Stop when the validation loss has not improved for `patience` evaluations.
+        public var earlyStopping: EarlyStoppingSection?
 
         enum CodingKeys: String, CodingKey {
             case steps, batchSize = "batch_size", gradAccumulation = "grad_accumulation", clip
             case logEvery = "log_every", evalEvery = "eval_every", checkpointEvery = "checkpoint_every"
-            case keepCheckpoints = "keep_checkpoints", threads
+            case keepCheckpoints = "keep_checkpoints", threads, earlyStopping = "early_stopping"
         }
 
         public init(from decoder: Decoder) throws {
@@ -116,6 +118,22 @@ public struct Recipe: Codable {
             checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery)
             keepCheckpoints = try c.decodeIfPresent(Int.self, forKey: .keepCheckpoints) ?? 2
             threads = try c.decodeIfPresent(Int.self, forKey: .threads)
+            earlyStopping = try c.decodeIfPresent(EarlyStoppingSection.self, forKey: .earlyStopping)
+        }
+    }
+
+    /// `training.early_stopping`: after each evaluation, a validation loss that
+    /// is not below the best by more than `min_delta` counts against
+    /// `patience`; at `patience` such evaluations in a row the run stops (a
+    /// completed run: final checkpoint, test split from `best/`).
+    public struct EarlyStoppingSection: Codable, Equatable {
+        public var patience: Int
+        public var minDelta: Double
+        enum CodingKeys: String, CodingKey { case patience, minDelta = "min_delta" }
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            patience = try c.decode(Int.self, forKey: .patience)
+            minDelta = try c.decodeIfPresent(Double.self, forKey: .minDelta) ?? 0
         }
     }
 
@@ -151,6 +169,11 @@ public struct Recipe: Codable {
         if let e = training.evalEvery, e < 1 { throw fail("training.eval_every", "must be at least 1") }
         if let e = training.checkpointEvery, e < 1 { throw fail("training.checkpoint_every", "must be at least 1") }
         if training.keepCheckpoints < 1 { throw fail("training.keep_checkpoints", "must be at least 1") }
+        if let es = training.earlyStopping {
+            if es.patience < 1 { throw fail("training.early_stopping.patience", "must be at least 1, got \(es.patience)") }
+            if !(es.minDelta >= 0) { throw fail("training.early_stopping.min_delta", "must be >= 0") }
+            if training.evalEvery == nil { throw fail("training.early_stopping", "needs training.eval_every (and held-out examples) to watch the validation loss") }
+        }
         if let c = training.clip, c.value == nil && c.norm == nil { throw fail("training.clip", "give 'value' or 'norm'") }
         if data.maxLength < 1 { throw fail("data.max_length", "must be at least 1") }
         if targets.isEmpty { throw fail("targets", "at least one target is needed") }

@@ -14,10 +14,15 @@ public struct CheckpointState: Codable {
     public var blasCore: String?
     /// Data-parallel ranks (MPI world size) of the run; absent for one process.
     public var worldSize: Int?
+    /// Early stopping: evaluations since the validation loss last improved,
+    /// and whether the run stopped there (a resume then has nothing to do).
+    public var evaluationsWithoutImprovement: Int?
+    public var stoppedEarly: Bool?
 
     enum CodingKeys: String, CodingKey {
         case step, seed, loss, validationLoss = "validation_loss", recipeSHA = "recipe_digest"
         case threads, blasCore = "blas_core", worldSize = "world_size"
+        case evaluationsWithoutImprovement = "evaluations_without_improvement", stoppedEarly = "stopped_early"
     }
 }
 

@@ -14,6 +14,8 @@ public struct TrainingSummary: Codable, Sendable {
     public var bestValidationLoss: Double?
     public var resumedFrom: Int?
     public var interrupted: Bool
+    /// `training.early_stopping` ended the run before `training.steps`.
+    public var stoppedEarly = false
     /// Metrics of the last evaluation on the validation split (whole-set
     /// metrics and `baseline_*` numbers where the targets provide them).
     public var validation: [String: Double]? = nil
@@ -34,6 +36,7 @@ public struct TrainingSummary: Codable, Sendable {
         case steps, finalLoss = "final_loss", trainableParameters = "trainable_parameters"
         case totalParameters = "total_parameters", tokensPerSecond = "tokens_per_second", seconds
         case bestValidationLoss = "best_validation_loss", resumedFrom = "resumed_from", interrupted, validation
+        case stoppedEarly = "stopped_early"
         case test, testCheckpoint = "test_checkpoint"
         case worldSize = "world_size", allReduceSecondsPerStep = "allreduce_seconds_per_step"
         case rankWaitSecondsPerStep = "rank_wait_seconds_per_step"
@@ -50,6 +53,7 @@ public struct TrainingSummary: Codable, Sendable {
         try c.encodeIfPresent(bestValidationLoss, forKey: .bestValidationLoss)
         try c.encodeIfPresent(resumedFrom, forKey: .resumedFrom)
         try c.encode(interrupted, forKey: .interrupted)
+        if stoppedEarly { try c.encode(true, forKey: .stoppedEarly) }
         try c.encodeIfPresent(validation, forKey: .validation)
         try c.encodeIfPresent(test, forKey: .test)
         try c.encodeIfPresent(testCheckpoint, forKey: .testCheckpoint)
@@ -112,6 +116,9 @@ public final class Trainer {
     let baseLR: Float
     public private(set) var step = 0
     var resumedFrom: Int? = nil
+    /// Early-stopping state (saved in each checkpoint's state.json).
+    var evaluationsWithoutImprovement = 0
+    var stoppedEarly = false
     var trainingTruthCache: [String: [[Double]]] = [:]
     /// The last evaluation's metrics (written to summary.json).
     var lastEvaluation: [String: Double]? = nil
@@ -377,10 +384,16 @@ public final class Trainer {
         var window = MetricWindow()
         var lastLoss = Double.nan
         var bestVal: Double? = try? Checkpoints.bestValidationLoss(in: runDirectory)
+        if comm.isDistributed {   // rank 0's best validation loss everywhere (early stopping compares with it)
+            var b = [comm.isRoot ? (bestVal ?? .infinity) : -.infinity]
+            comm.allReduceMax(&b)
+            bestVal = b[0] == .infinity ? nil : b[0]
+        }
         var interrupted = false
+        if stoppedEarly { log("the run stopped early at step \(step) (training.early_stopping); nothing to do") }
         let clip = recipe.training.clip
 
-        while step < total {
+        while step < total && !stoppedEarly {
             var stop = [interrupt?.isRaised == true || stopAfter.map({ step >= $0 }) == true ? 1.0 : 0.0]
             if comm.isDistributed { comm.allReduceMax(&stop) }   // every rank stops at the same step
             if stop[0] > 0 { interrupted = true; break }
@@ -481,15 +494,26 @@ public final class Trainer {
                 try metrics?.append(line, split: "train")
                 window = MetricWindow()
             }
-            // Evaluation is collective under MPI: each rank scores its share of the chunks.
-            if let e = recipe.training.evalEvery, step % e == 0 || step == total, let v = try evaluate(), root {
-                lastEvaluation = v
-                var line = v
-                line["step"] = Double(step)
-                try metrics?.append(line, split: "validation")
+            // Evaluation is collective under MPI: each rank scores its share of the chunks and
+            // every rank gets the result, so early-stopping decisions agree.
+            if let e = recipe.training.evalEvery, step % e == 0 || step == total, let v = try evaluate() {
+                if root {
+                    lastEvaluation = v
+                    var line = v
+                    line["step"] = Double(step)
+                    try metrics?.append(line, split: "validation")
+                }
+                if let l = v["loss"], let es = recipe.training.earlyStopping {
+                    if bestVal.map({ l < $0 - es.minDelta }) ?? true { evaluationsWithoutImprovement = 0 } else { evaluationsWithoutImprovement += 1 }
+                    if evaluationsWithoutImprovement >= es.patience && step < total {
+                        stoppedEarly = true
+                        log(String(format: "early stopping at step %d: validation loss %.5f has not improved on %.5f by more than %g for %d evaluation(s)",
+                                   step, l, bestVal ?? l, es.minDelta, es.patience))
+                    }
+                }
                 if let l = v["loss"], bestVal.map({ l < $0 }) ?? true {
                     bestVal = l
-                    try saveCheckpoint(name: "best", loss: lastLoss, validationLoss: l)
+                    try saveCheckpoint(name: "best", loss: lastLoss, validationLoss: l)   // rank 0 writes
                 }
             }
             if let c = recipe.training.checkpointEvery, step % c == 0, step < total {
@@ -506,11 +530,12 @@ public final class Trainer {
                                       tokensPerSecond: elapsed > 0 ? Double(tokensTotal) / elapsed : 0,
                                       seconds: elapsed, bestValidationLoss: bestVal, resumedFrom: resumedFrom,
                                       interrupted: interrupted)
+        summary.stoppedEarly = stoppedEarly
         summary.validation = lastEvaluation
         // The test split, once, on a completed run: with the best checkpoint's
         // weights when the run validated; the final weights are loaded back after.
         // Rank 0 alone: only it is sure to see best/ (the run directory may be local to it).
-        if root, !interrupted, step == total, sources.contains(where: { !$0.test.isEmpty }) {
+        if root, !interrupted, step == total || stoppedEarly, sources.contains(where: { !$0.test.isEmpty }) {
             let best = runDirectory.appendingPathComponent("best")
             let name = FileManager.default.fileExists(atPath: best.appendingPathComponent("state.json").path) ? "best" : "checkpoint-\(step)"
             if name == "best" { try loadModel(best) }
@@ -704,7 +729,9 @@ public final class Trainer {
         let state = CheckpointState(step: step, seed: recipe.seed, loss: loss.isFinite ? loss : nil,
                                     validationLoss: validationLoss, recipeSHA: Checkpoints.digest(resolvedYAML),
                                     threads: Threads.count, blasCore: Threads.blasCoreName,
-                                    worldSize: communicator.isDistributed ? communicator.size : nil)
+                                    worldSize: communicator.isDistributed ? communicator.size : nil,
+                                    evaluationsWithoutImprovement: recipe.training.earlyStopping == nil ? nil : evaluationsWithoutImprovement,
+                                    stoppedEarly: stoppedEarly ? true : nil)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try enc.encode(state).write(to: tmp.appendingPathComponent("state.json"))
@@ -737,6 +764,8 @@ public final class Trainer {
             if (st.worldSize ?? 1) != communicator.size {
                 log("note: checkpoint was written by \(st.worldSize ?? 1) rank(s), this run has \(communicator.size): the global batch is batch_size × ranks, so the continuation differs from the original run")
             }
+            evaluationsWithoutImprovement = st.evaluationsWithoutImprovement ?? 0
+            stoppedEarly = st.stoppedEarly ?? false
             if let t = st.threads, let c = st.blasCore, t != Threads.count || c != Threads.blasCoreName {
                 log("note: checkpoint was written with \(t) threads on OpenBLAS \(c), this run uses \(Threads.count) on \(Threads.blasCoreName); the continuation is not bit-identical to an uninterrupted run")
             }
