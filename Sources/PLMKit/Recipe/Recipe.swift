@@ -21,14 +21,29 @@ public enum ScheduleCategory: PluginCategoryMarker { public static let category 
 public struct PluginSection<C: PluginCategoryMarker>: Codable {
     public let kind: String
     public let config: any PluginConfig
+    /// Data sources only: `role: train | validation | test` puts every example
+    /// of the source in that split (a separate validation or test file),
+    /// whatever the source's own split or `validation_fraction` say. Read here,
+    /// beside `kind`, so every source kind has it, third-party ones included.
+    public let role: ExampleSplit?
 
-    enum Keys: String, CodingKey { case kind }
+    enum Keys: String, CodingKey { case kind, role }
 
-    public init(kind: String, config: any PluginConfig) { self.kind = kind; self.config = config }
+    public init(kind: String, config: any PluginConfig, role: ExampleSplit? = nil) {
+        self.kind = kind; self.config = config; self.role = role
+    }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: Keys.self)
         kind = try c.decode(String.self, forKey: .kind)
+        if C.category == .dataSource, let r = try c.decodeIfPresent(String.self, forKey: .role) {
+            guard let split = ExampleSplit(rawValue: r) else {
+                throw recipeError(decoder, key: Keys.role, "must be train, validation or test, got '\(r)'")
+            }
+            role = split
+        } else {
+            role = nil
+        }
         guard let registry = decoder.userInfo[.plmRegistry] as? PluginRegistry else {
             fatalError("recipe decoding needs userInfo[.plmRegistry]")
         }
@@ -45,6 +60,7 @@ public struct PluginSection<C: PluginCategoryMarker>: Codable {
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: Keys.self)
         try c.encode(kind, forKey: .kind)
+        try c.encodeIfPresent(role?.rawValue, forKey: .role)
         try config.encode(to: encoder)
     }
 }

@@ -209,8 +209,9 @@ public final class Trainer {
             let d = try c.makeSource(ctx)
             guard d.count > 0 else { throw TrainingError.plugin("data source '\(c.name)' has no examples") }
             var train: [Int] = [], val: [Int] = [], test: [Int] = []
+            let role = recipe.data.sources[i].role   // a whole-source split wins
             for k in 0..<d.count {
-                switch d.split(of: k) {   // the source's own split, else a hash of the id
+                switch role ?? d.split(of: k) {   // else the source's own split, else a hash of the id
                 case .train?: train.append(k)
                 case .validation?: val.append(k)
                 case .test?: test.append(k)
@@ -219,8 +220,13 @@ public final class Trainer {
                     if c.validationFraction > 0 && Trainer.unitHash(id) < c.validationFraction { val.append(k) } else { train.append(k) }
                 }
             }
-            guard !train.isEmpty || start == .evaluate else { throw TrainingError.plugin("data source '\(c.name)': every example went to validation or test") }
+            guard !train.isEmpty || role != nil || start == .evaluate else {
+                throw TrainingError.plugin("data source '\(c.name)': every example went to validation or test (give it `role: validation` if that is meant)")
+            }
             srcs.append(Source(config: c, data: d, train: train, validation: val, test: test))
+        }
+        guard srcs.contains(where: { !$0.train.isEmpty }) || start == .evaluate else {
+            throw TrainingError.plugin("no data source has training examples (every source has role validation or test)")
         }
         sources = srcs
 
@@ -406,7 +412,7 @@ public final class Trainer {
                 // Every loss of this micro-batch: (source, target, loss, count it averages over, value).
                 var microTokens = 0
                 var terms: [(si: Int, ti: Int, key: String, loss: Tensor, count: Double, value: Double, replicated: Bool)] = []
-                for si in sources.indices {
+                for si in sources.indices where !sources[si].train.isEmpty {   // validation/test-only sources never train
                     var b = try batch(source: si, step: step, micro: micro, maxLength: maxLength)
                     let active = targets.indices.filter { targets[$0].applies(to: b.source) }
                     if active.isEmpty { continue }
@@ -692,15 +698,23 @@ public final class Trainer {
         return e.tokens.count - 2 > recipe.data.maxLength ? e.cropped(start: 0, length: recipe.data.maxLength) : e
     }
 
-    /// Truth rows of a source's training split for one target (read once, cached).
+    /// Truth rows of a source's training split for one target (read once,
+    /// cached): the baselines' training data. A source without training
+    /// examples (`role: validation` / `test`) uses every training source the
+    /// target scores instead.
     func trainingTruth(target ti: Int, source si: Int) throws -> [[Double]] {
         if let t = trainingTruthCache["\(ti)/\(si)"] { return t }
-        let s = sources[si], bs = max(recipe.training.batchSize, 16)
+        let from = !sources[si].train.isEmpty ? [si]
+            : sources.indices.filter { !sources[$0].train.isEmpty && targets[ti].applies(to: sources[$0].config.name) }
+        let bs = max(recipe.training.batchSize, 16)
         var rows: [[Double]] = []
-        for chunk in stride(from: 0, to: s.train.count, by: bs) {
-            let examples = try s.train[chunk..<min(chunk + bs, s.train.count)].map { try evaluationExample(s, $0) }
-            guard let t = try targets[ti].truth(Batch(source: s.config.name, group: s.config.group, examples: examples)) else { break }
-            rows += t
+        for j in from {
+            let s = sources[j]
+            for chunk in stride(from: 0, to: s.train.count, by: bs) {
+                let examples = try s.train[chunk..<min(chunk + bs, s.train.count)].map { try evaluationExample(s, $0) }
+                guard let t = try targets[ti].truth(Batch(source: s.config.name, group: s.config.group, examples: examples)) else { break }
+                rows += t
+            }
         }
         trainingTruthCache["\(ti)/\(si)"] = rows
         return rows
