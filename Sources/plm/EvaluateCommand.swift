@@ -16,6 +16,12 @@ struct Evaluate: ParsableCommand {
         Test rows come from sources with their own split (labelled_csv
         `test_split`); a completed `plm train` already evaluates them once with
         `best/` (summary.json "test"). Nothing in RUN_DIR is written.
+
+        --set changes the run's recipe before it is rebuilt (relative paths in
+        it resolve against RUN_DIR, where config.resolved.yaml is: give absolute
+        ones), e.g. to score a new labelled file as the test split:
+          plm evaluate RUN --set 'data.sources=[{name: ext, kind: labelled_csv,
+            path: /data/external.csv, labels: [...], role: test}]'
         """)
 
     @Argument(help: ArgumentHelp("Run directory (holds config.resolved.yaml and checkpoints).", valueName: "run-dir"))
@@ -24,6 +30,8 @@ struct Evaluate: ParsableCommand {
     var checkpoint: String?
     @Option(help: "test, validation or train.")
     var split: String = "test"
+    @Option(name: .customLong("set"), parsing: .singleValue, help: "Override a value of the run's recipe: key.path=value (repeatable).")
+    var overrides: [String] = []
     @Flag(help: "Print one JSON object instead of lines.")
     var json = false
 
@@ -37,7 +45,7 @@ struct Evaluate: ParsableCommand {
                 throw ValidationError("\(dir.path) is not a run directory (no config.resolved.yaml)")
             }
             let ckpt = try resolveCheckpoint(dir)
-            let trainer = try Trainer.evaluating(runDirectory: dir, registry: builtinRegistry())
+            let trainer = try Trainer.evaluating(runDirectory: dir, registry: builtinRegistry(), overrides: overrides)
             guard let metrics = try trainer.evaluate(checkpoint: ckpt, split: which) else {
                 throw ValidationError("the run's data sources have no \(split) examples"
                                       + (which == .test ? " (give a labelled_csv source `test_split:`)" : ""))

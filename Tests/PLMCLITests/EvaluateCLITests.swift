@@ -28,6 +28,13 @@ struct EvaluateCLITests {
         #expect(text.status == 0 && text.stdout.hasPrefix("validation split, checkpoint-3 (step 3)"), "\(text.stdout) \(text.stderr)")
         #expect(text.stdout.contains("classification/disorder/accuracy"))
 
+        // --set: the same model on another file as the test split (ss3.csv's valid rows, via role: test).
+        let ss3 = CLIFixtures.root.appendingPathComponent("examples/tuning/ss3.csv").path
+        let ext = try runPLM(["evaluate", out, "--json", "--set",
+                              "data.sources=[{name: fold, kind: labelled_csv, path: \(ss3), split: valid, role: test, labels: [{key: helix_fraction, column: helix_fraction, type: regression}]}]"])
+        #expect(ext.status == 0, "\(ext.stderr)")
+        let em = try #require((try JSONSerialization.jsonObject(with: Data(ext.stdout.utf8)) as? [String: Any])?["metrics"] as? [String: Double])
+        #expect(em["regression/items"] == 4 && !em.keys.contains { $0.hasPrefix("classification") }, "\(em)")   // one source: no source in the keys
         let missing = try runPLM(["evaluate", out, "--checkpoint", "checkpoint-99"])
         #expect(missing.status != 0 && missing.stderr.contains("no checkpoint 'checkpoint-99'") && missing.stderr.contains("best"), "\(missing.stderr)")
         let badSplit = try runPLM(["evaluate", out, "--split", "dev"])
