@@ -41,6 +41,7 @@ enum MPITestSupport {
         return (p, out, err)
     }
 
+    #if os(Linux)   // posix_spawn's attribute types differ on Darwin
     /// `mpirun -np N plm ARGS` spawned with no signal blocked, output to files.
     /// Foundation's `Process` passes on the calling thread's signal mask, and
     /// the test runner's threads (libdispatch workers) block SIGUSR1 & co., so
@@ -86,6 +87,7 @@ enum MPITestSupport {
         }
         return nil
     }
+    #endif
 
     static func run(np: Int, _ args: [String], mca: [String] = []) throws -> (status: Int32, stdout: String, stderr: String) {
         let (p, o, e) = try start(np: np, args, mca: mca)
@@ -266,6 +268,7 @@ struct MPICLITests {
         #expect(global == 0 && (per.first?.1 ?? 0) == 0, "resumed run differs from the uninterrupted one: \(global), \(per.prefix(3))")
     }
 
+    #if os(Linux)
     @Test("SIGUSR1 to mpirun: every rank stops after the same step, rank 0 saves it, exit 130; --resume reaches the uninterrupted result")
     func usr1Stop() throws {
         let ref = CLIFixtures.temp("mpi-usr1-ref"), run = CLIFixtures.temp("mpi-usr1")
@@ -306,6 +309,7 @@ struct MPICLITests {
         let (global, per) = try S.compare(ref + "/checkpoint-\(steps)/model.safetensors", run + "/checkpoint-\(steps)/model.safetensors")
         #expect(global == 0 && (per.first?.1 ?? 0) == 0, "stopped + resumed run differs from the uninterrupted one: \(global), \(per.prefix(3))")
     }
+    #endif
 
     @Test("validation is sharded over the ranks: 2 ranks report the single process's whole-set metrics (two sources, one chunk on rank 1 only)")
     func shardedValidation() throws {

@@ -19,10 +19,12 @@ struct HDF5FileTests {
         // A child that has forked but not yet exec'd shares every descriptor, O_CLOEXEC
         // ones included (what another thread's spawn looks like from here, for as long
         // as the child takes to reach exec). Closing ours must still free the lock.
+        #if os(Linux)   // Swift marks fork() unavailable on Darwin
         let forked = fork()
         if forked == 0 { sleep(3); _exit(0) }   // async-signal-safe only
         #expect(forked > 0)
         defer { kill(forked, SIGKILL); var st: Int32 = 0; waitpid(forked, &st, 0) }
+        #endif
         f.close()
         let g = try HDF5File.open(path, mode: .readWrite)   // "unable to lock file, errno = 11" if the child held the lock
         #expect(try g.read("x", as: Float.self).values == [1, 2, 3])

@@ -44,13 +44,13 @@ public final class HDF5File: HDF5Group {
             // The lock needs the file to exist: create it empty (exclusively unless
             // overwriting), lock it, then let HDF5 truncate it to a fresh file.
             let existed = FileManager.default.fileExists(atPath: path)
-            let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite ? 0 : O_EXCL), 0o644)
+            let fd = posixOpen(path, O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite ? 0 : O_EXCL), 0o644)
             guard fd >= 0 else {
                 let code = errno
                 if code == EEXIST { throw HDF5Error(.alreadyExists, file: path, object: "", "file exists (pass overwrite: true to truncate it)") }
                 throw HDF5Error(.openFailed, file: path, object: "", "cannot create the file", detail: "open: \(String(cString: strerror(code)))")
             }
-            Glibc.close(fd)
+            posixClose(fd)
             let lock: HDF5FileLock
             do { lock = try HDF5FileLock.acquire(path, exclusive: true) } catch {
                 if !existed { unlink(path) }

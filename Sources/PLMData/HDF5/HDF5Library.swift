@@ -8,6 +8,28 @@
 // clears any stale error stack before running the body.
 import CHDF5
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `open(2)` / `close(2)`, named apart from `HDF5File.open` / `close()`.
+func posixOpen(_ path: String, _ flags: Int32, _ mode: mode_t = 0) -> Int32 {
+    #if canImport(Glibc)
+    return Glibc.open(path, flags, mode)
+    #else
+    return Darwin.open(path, flags, mode)
+    #endif
+}
+
+func posixClose(_ fd: Int32) {
+    #if canImport(Glibc)
+    _ = Glibc.close(fd)
+    #else
+    _ = Darwin.close(fd)
+    #endif
+}
 
 enum HDF5Library {
     private static let lock = NSRecursiveLock()
@@ -85,19 +107,19 @@ final class HDF5FileLock {
     static func acquire(_ path: String, exclusive: Bool) throws -> HDF5FileLock {
         guardLock.lock()
         defer { guardLock.unlock() }
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        let fd = posixOpen(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw HDF5Error(.openFailed, file: path, object: "", "cannot open the file: \(String(cString: strerror(errno)))")
         }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
             let message = String(cString: strerror(errno))
-            Glibc.close(fd)
+            posixClose(fd)
             throw HDF5Error(.openFailed, file: path, object: "", "cannot stat the file: \(message)")
         }
         let key = Key(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
         if var h = held[key] {   // this process already holds it; HDF5 arbitrates between our own opens
-            Glibc.close(fd)
+            posixClose(fd)
             h.count += 1
             held[key] = h
             return HDF5FileLock(key: key)
@@ -105,13 +127,13 @@ final class HDF5FileLock {
         if flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
             let code = errno
             if code == EWOULDBLOCK {
-                Glibc.close(fd)
+                posixClose(fd)
                 throw HDF5Error(.openFailed, file: path, object: "",
                                 exclusive ? "the file is open in another process; close it there before writing"
                                           : "the file is being written by another process")
             }
             guard code == ENOLCK || code == ENOSYS || code == EOPNOTSUPP else {
-                Glibc.close(fd)
+                posixClose(fd)
                 throw HDF5Error(.openFailed, file: path, object: "", "cannot lock the file: \(String(cString: strerror(code)))")
             }
         }
@@ -134,7 +156,7 @@ final class HDF5FileLock {
                 // closes it only then), and while it does, close() alone would leave
                 // the description, and its lock, alive. LOCK_UN on any copy frees it.
                 _ = flock(h.fd, LOCK_UN)
-                Glibc.close(h.fd)
+                posixClose(h.fd)
             } else {
                 Self.held[key] = h
             }
