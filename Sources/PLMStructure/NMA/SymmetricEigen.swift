@@ -105,9 +105,11 @@ public enum SymmetricEigensolver {
 public enum LAPACKThreads {
     /// Current OpenBLAS thread count.
     public static var count: Int { Int(openblas_get_num_threads()) }
-    /// Sets the OpenBLAS thread count (>= 1).
+    /// Sets the OpenBLAS thread count (>= 1). Only when it changes: changing it
+    /// while another thread is inside a threaded LAPACK/BLAS call can corrupt
+    /// that call's result (seen as wrong NMA eigenvectors in concurrent tests).
     public static func set(_ n: Int) {
         precondition(n >= 1, "thread count must be >= 1")
-        openblas_set_num_threads(Int32(n))
+        if openblas_get_num_threads() != Int32(n) { openblas_set_num_threads(Int32(n)) }
     }
 }

@@ -25,7 +25,9 @@ public enum Threads {
         precondition(n >= 1, "thread count must be >= 1, got \(n)")
         _count = n
         configured = true
-        openblas_set_num_threads(Int32(blasThreads))
+        // Only on a change: the count is process-wide, and changing it while
+        // another thread is inside a threaded OpenBLAS/LAPACK call is unsafe.
+        if openblas_get_num_threads() != Int32(blasThreads) { openblas_set_num_threads(Int32(blasThreads)) }
     }
 
     /// The OpenBLAS kernel family in use (e.g. "Haswell", "SkylakeX").
