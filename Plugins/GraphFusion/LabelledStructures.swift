@@ -14,19 +14,21 @@ import PLMKit
 /// Every structure needs a row; rows without a structure are ignored.
 public struct LabelledStructuresConfig: DataSourcePluginConfig {
     public static let category = PluginCategory.dataSource
-    public var name: String
-    public var path: RecipePath
-    public var chain: String?
-    public var maxStructures: Int?
+    /// The `structures` source these examples come from (its keys, decoded and checked by it).
+    public var structures: StructureSourceConfig
+    public var name: String { structures.name }
+    public var path: RecipePath { structures.path }
+    public var chain: String? { structures.chain }
+    public var maxStructures: Int? { structures.maxStructures }
+    public var weight: Float { structures.weight }
+    public var group: String { structures.group }
+    public var validationFraction: Double { structures.validationFraction }
     public var labelsPath: RecipePath
     public var idColumn: String
     public var column: String
     public var key: String
     public var classes: [String]
     public var separator: String
-    public var weight: Float
-    public var group: String
-    public var validationFraction: Double
 
     enum CodingKeys: String, CodingKey {
         case name, path, chain, maxStructures = "max_structures", labelsPath = "labels_path", idColumn = "id_column"
@@ -35,18 +37,13 @@ public struct LabelledStructuresConfig: DataSourcePluginConfig {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let common = try DataSourceCommon(from: decoder)
-        name = common.name; weight = common.weight; group = common.group; validationFraction = common.validationFraction
-        path = try c.decode(RecipePath.self, forKey: .path)
-        chain = try c.decodeIfPresent(String.self, forKey: .chain)
-        maxStructures = try c.decodeIfPresent(Int.self, forKey: .maxStructures)
+        structures = try StructureSourceConfig(from: decoder)   // name, path, chain, max_structures and the common keys
         labelsPath = try c.decode(RecipePath.self, forKey: .labelsPath)
         idColumn = try c.decodeIfPresent(String.self, forKey: .idColumn) ?? "id"
         column = try c.decodeIfPresent(String.self, forKey: .column) ?? "labels"
         key = try c.decodeIfPresent(String.self, forKey: .key) ?? column
         classes = try c.decode([String].self, forKey: .classes)
         separator = try c.decodeIfPresent(String.self, forKey: .separator) ?? ";"
-        if let m = maxStructures, m < 1 { throw recipeError(decoder, key: CodingKeys.maxStructures, "must be at least 1, got \(m)") }
         if classes.isEmpty || Set(classes).count != classes.count { throw recipeError(decoder, key: CodingKeys.classes, "must be a non-empty list of distinct names") }
         if separator.isEmpty || separator == "," { throw recipeError(decoder, key: CodingKeys.separator, "must be non-empty and not ','") }
     }
@@ -61,7 +58,7 @@ public struct LabelledStructuresConfig: DataSourcePluginConfig {
     }
 
     public func makeSource(_ ctx: BuildContext) throws -> DataSource {
-        let structures = try StructureSourceConfig(name: name, path: path.path, chain: chain, maxStructures: maxStructures).makeSource(ctx)
+        let structures = try self.structures.makeSource(ctx)
         let table = try labelTable()
         var examples: [Example] = []
         for i in 0..<structures.count {

@@ -105,7 +105,7 @@ struct Embed: ParsableCommand {
             o.overwrite = overwrite; o.showProgress = !quiet && comm.isRoot
             let records = try FASTAReader.read(url: URL(fileURLWithPath: fasta))
             guard !records.isEmpty else { throw EmbedError.badOption("\(fasta) holds no FASTA records") }
-            let m = try ModelSource.loadMaskedLM(model)
+            let m = try ModelSource.loadMaskedLM(run?.checkpoint.path ?? model)   // the run's checkpoint, resolved once
             if !comm.isDistributed { InterruptFlag.shared.install() }
             let mine = comm.shard(records)
             let target = comm.isDistributed ? comm.shardPath(out, rank: comm.rank) : out

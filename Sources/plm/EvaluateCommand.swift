@@ -71,11 +71,11 @@ struct Evaluate: ParsableCommand {
         let fm = FileManager.default
         func complete(_ u: URL) -> Bool { fm.fileExists(atPath: u.appendingPathComponent("state.json").path) }
         switch checkpoint {
-        case nil:
-            let best = dir.appendingPathComponent("best")
-            if complete(best) { return best }
-            guard let (_, u) = Checkpoints.latest(in: dir) else { throw ValidationError("no best/ or checkpoint-N/ in \(dir.path)") }
-            return u
+        case nil:   // what a run directory as a MODEL means elsewhere: best/, else the newest checkpoint
+            do {
+                guard let (_, u) = try ModelSource.run(for: dir.path) else { throw ValidationError("\(dir.path) is not a run directory") }
+                return u
+            } catch is ModelSourceError { throw ValidationError("no best/ or checkpoint-N/ in \(dir.path)") }
         case "latest"?:
             guard let (_, u) = Checkpoints.latest(in: dir) else { throw ValidationError("no checkpoint-N/ in \(dir.path)") }
             return u

@@ -83,36 +83,30 @@ struct DownstreamRecipeTests {
         let run = URL(fileURLWithPath: RepoFixtures.temp("tune-full-\(name)"))
         defer { try? FileManager.default.removeItem(at: run) }
         let summary = try Trainer(recipe: r, runDirectory: run, resume: false, showProgress: false, log: { _ in }).run()
+        /// Checks every `<metric>/baseline_<classMetric>` (model > baseline + 0.1) and
+        /// `/baseline_mse` (model < baseline) in `m`; returns how many it compared.
+        func beatsBaselines(_ m: [String: Double], classMetric: String, _ split: String) throws -> Int {
+            var compared = 0
+            for (k, base) in m where k.hasSuffix("/baseline_\(classMetric)") || k.hasSuffix("/baseline_mse") {
+                let metric = k.replacingOccurrences(of: "baseline_", with: "")
+                let model = try #require(m[metric])
+                if k.hasSuffix("/baseline_mse") {
+                    #expect(model < base, "\(name) \(split): mse \(model) vs baseline \(base)")
+                } else {
+                    #expect(model > base + 0.1, "\(name) \(split): \(metric) \(model) vs baseline \(base)")
+                }
+                compared += 1
+            }
+            return compared
+        }
         let v = try #require(summary.validation)
-        var compared = 0
-        for (k, base) in v where k.hasSuffix("/baseline_accuracy") {
-            let model = try #require(v[k.replacingOccurrences(of: "baseline_", with: "")])
-            #expect(model > base + 0.1, "\(name): \(k.replacingOccurrences(of: "baseline_", with: "")) \(model) vs baseline \(base)")
-            compared += 1
-        }
-        for (k, base) in v where k.hasSuffix("/baseline_mse") {
-            let model = try #require(v[k.replacingOccurrences(of: "baseline_", with: "")])
-            #expect(model < base, "\(name): mse \(model) vs baseline \(base)")
-            compared += 1
-        }
-        #expect(compared >= 1, "no baseline in \(v)")
+        #expect(try beatsBaselines(v, classMetric: "accuracy", "validation") >= 1, "no baseline in \(v)")
         // The test split, scored once at the end with best/: classification must beat the
         // majority class on macro-F1 (accuracy on the 5 ss3 test chains is near the
         // majority's: docs in examples/tuning/README.md), regression the training mean.
         let t = try #require(summary.test, "\(name): no test metrics")
         #expect(summary.testCheckpoint == "best")
-        var tested = 0
-        for (k, base) in t where k.hasSuffix("/baseline_macro_f1") {
-            let model = try #require(t[k.replacingOccurrences(of: "baseline_", with: "")])
-            #expect(model > base + 0.1, "\(name): test \(k.replacingOccurrences(of: "baseline_", with: "")) \(model) vs baseline \(base)")
-            tested += 1
-        }
-        for (k, base) in t where k.hasSuffix("/baseline_mse") {
-            let model = try #require(t[k.replacingOccurrences(of: "baseline_", with: "")])
-            #expect(model < base, "\(name): test mse \(model) vs baseline \(base)")
-            tested += 1
-        }
-        #expect(tested >= 1, "no test baseline in \(t)")
+        #expect(try beatsBaselines(t, classMetric: "macro_f1", "test") >= 1, "no test baseline in \(t)")
     }
 
     @Test("test split: exactly the CSV's test rows, never trained on, scored once with best/; Trainer.evaluating reproduces it from disk")

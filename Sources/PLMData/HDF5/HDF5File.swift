@@ -38,9 +38,6 @@ public final class HDF5File: HDF5Group {
     public static func create(_ path: String, overwrite: Bool = true) throws -> HDF5File {
         try HDF5Library.sync {
             let ctx = HDF5Context(file: path, object: "")
-            if !overwrite && FileManager.default.fileExists(atPath: path) {
-                throw HDF5Error(.alreadyExists, file: path, object: "", "file exists (pass overwrite: true to truncate it)")
-            }
             // The lock needs the file to exist: create it empty (exclusively unless
             // overwriting), lock it, then let HDF5 truncate it to a fresh file.
             let existed = FileManager.default.fileExists(atPath: path)

@@ -576,10 +576,7 @@ public final class Trainer {
     /// one split: what `plm evaluate` prints. `checkpoint` is a directory of
     /// this run (`best`, `checkpoint-N`) or a path. Nil when the split is empty.
     public func evaluate(checkpoint: URL, split: ExampleSplit) throws -> [String: Double]? {
-        guard FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent("state.json").path) else {
-            throw TrainingError.noCheckpoint(checkpoint.path)
-        }
-        try loadModel(checkpoint)
+        try loadCheckpointModel(checkpoint)
         let state = try? JSONDecoder().decode(CheckpointState.self, from: Data(contentsOf: checkpoint.appendingPathComponent("state.json")))
         evaluationRanks = state?.worldSize ?? 1
         return try evaluate(split)
