@@ -5,10 +5,9 @@ import PLMKit
 import PLMStructure
 
 /// `plm prepare`: structures / trajectories -> HDF5 feature files.
-/// Subcommands are appended here (`md` arrives separately).
 struct Prepare: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Turn structures into HDF5 training features (NMA, contact maps).",
+        abstract: "Turn structures and MD trajectories into HDF5 training features (NMA, contact maps, MD).",
         subcommands: [PrepareNMA.self, PrepareContactMap.self, PrepareMD.self])
 }
 
@@ -101,20 +100,6 @@ func runPrepare(label: String, items: [PrepareItem], out: String, verbose: Bool,
     comm.finalize()
     if status[1] > 0 { throw ExitCode(130) }
     if status[0] > 0 { throw ExitCode.failure }
-}
-
-/// `plm prepare md` handles one trajectory per call: under mpirun with more
-/// than one rank every rank would prepare it into the same file. Refuse up
-/// front, on every rank, instead.
-func refuseUnderMPI(_ command: String) throws {
-    guard MPICommunicator.launchedByMPI, let size = MPICommunicator.launcherSize, size > 1 else { return }
-    FileHandle.standardError.write(Data("""
-        error: plm prepare \(command) prepares one input per call and does not run under MPI; with \(size) \
-        ranks each would write it into the same file. Run it without mpirun, or one call per trajectory and \
-        --out file (e.g. a Slurm array job).
-
-        """.utf8))
-    throw ExitCode.failure
 }
 
 private func prepareCatchingErrors(_ body: () throws -> Void) throws {

@@ -441,15 +441,30 @@ struct MPICLITests {
         }
     }
 
-    @Test("plm prepare md (one trajectory per call) under mpirun with 2 ranks refuses up front and writes nothing")
-    func prepareMDRefuses() throws {
-        let out = CLIFixtures.temp("mpi-prepare-md.h5")
-        defer { try? FileManager.default.removeItem(atPath: out) }
+    @Test("plm prepare md: 2 ranks share a list of trajectories and merge into one file equal to the single-process output")
+    func prepareMDSharded() throws {
+        let one = CLIFixtures.temp("mpi-md-1.h5"), two = CLIFixtures.temp("mpi-md-2.h5"), list = CLIFixtures.temp("mpi-md.txt")
+        defer { for p in [one, two, list] { try? FileManager.default.removeItem(atPath: p) } }
         let md = CLIFixtures.root.appendingPathComponent("Tests/PLMStructureTests/Fixtures").path
-        let r = try S.run(np: 2, ["prepare", "md", "--topology", md + "/trpcage_1l2y.pdb", "--trajectory", md + "/trpcage_1l2y.xtc",
-                                  "--out", out, "--quiet"])
-        #expect(r.status != 0)
-        #expect(r.stderr.contains("does not run under MPI; with 2"), "stderr: \(r.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: out))
+        try """
+        \(md)/trpcage_1l2y.pdb \(md)/trpcage_1l2y.xtc trpcage
+        \(md)/3tvj_I.pdb \(md)/3tvj_I_10frames.dcd 3tvj_I
+        \(md)/ala2_native.pdb \(md)/ala2_frame0.xtc ala2
+
+        """.write(toFile: list, atomically: true, encoding: .utf8)
+        let args = ["prepare", "md", "--list", list, "--stride", "4", "--quiet"]
+        let r1 = try S.single(args + ["--out", one])
+        #expect(r1.status == 0, "single: \(r1.stderr)")
+        let r2 = try S.run(np: 2, args + ["--out", two])
+        #expect(r2.status == 0, "2 ranks: \(r2.stderr)")
+        #expect(r2.stderr.contains("merged 2 shard(s) into \(two): 3 entries"), "stderr: \(r2.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: two + ".rank-0-of-2.h5"))
+        let a = try SeqDanceFeatureStore(path: one), b = try SeqDanceFeatureStore(path: two)
+        #expect(a.names().sorted() == ["3tvj_I", "ala2", "trpcage"] && b.names().sorted() == a.names().sorted())
+        for n in a.names() {
+            let x = try a.read(n), y = try b.read(n)
+            #expect(x.metadata.sequence == y.metadata.sequence && x.metadata.kind == .md && y.metadata.kind == .md)
+            #expect(x.residue.values == y.residue.values && x.pair.values == y.pair.values, "\(n) differs")
+        }
     }
 }

@@ -146,6 +146,28 @@ struct MDFeatureTests {
         #expect(abs(f.phi[11 * 12 ..< 12 * 12].reduce(0, +) - 1) < 1e-12)
     }
 
+    @Test("shouldStop ends the pass between frame batches with cancelled(framesDone:)")
+    func cancelled() throws {
+        let top = try MDTopology(contentsOf: Fixtures.url("trpcage_1l2y.pdb"))
+        var o = MDFeatureOptions(maxFrames: 10, threads: 1)
+        o.batchSize = 3
+        var polls = 0
+        do {
+            _ = try MDFeatures.compute(topology: top, trajectory: try openTrajectory(Fixtures.url("trpcage_1l2y.xtc")),
+                                       options: o, shouldStop: { polls += 1; return polls > 2 })
+            Issue.record("the pass was not stopped")
+        } catch let e as MDFeatureError {
+            // polled before batches 1, 2 and 3: two batches of 3 frames were done
+            #expect(e == .cancelled(trajectory: "trpcage_1l2y.xtc", framesDone: 6, frames: 10))
+            #expect(e.description == "trpcage_1l2y.xtc: interrupted after 6 of 10 frames (nothing written)")
+        }
+        // never raised: the same features as without the hook
+        let a = try MDFeatures.compute(topology: top, trajectory: try openTrajectory(Fixtures.url("trpcage_1l2y.xtc")),
+                                       options: o, shouldStop: { false })
+        let b = try MDFeatures.compute(topology: top, trajectory: try openTrajectory(Fixtures.url("trpcage_1l2y.xtc")), options: o)
+        #expect(a.residueFeatures == b.residueFeatures && a.frameCount == 10)
+    }
+
     @Test("an atom-count mismatch is reported with both files and counts")
     func atomCountMismatch() throws {
         let top = try MDTopology(contentsOf: Fixtures.url("3tvj_I.pdb"))

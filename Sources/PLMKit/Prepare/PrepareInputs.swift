@@ -3,17 +3,23 @@ import Foundation
 // Inputs of `plm prepare nma|contact-map`: one structure file, every structure
 // file in a directory, or a list file. Names default to the file stem.
 
-/// One structure to prepare and the name it is stored under.
+/// One structure (or topology + trajectory) to prepare and the name it is stored under.
 public struct PrepareItem: Sendable, Equatable {
-    /// Path of the PDB / mmCIF file.
+    /// Path of the PDB / mmCIF file (`plm prepare md`: the topology).
     public var path: String
     /// Name in the output file (HDF5 dataset / group name).
     public var name: String
+    /// `plm prepare md`: the trajectory (DCD / XTC) read with the topology `path`.
+    public var trajectory: String?
 
-    public init(path: String, name: String) {
+    public init(path: String, name: String, trajectory: String? = nil) {
         self.path = path
         self.name = name
+        self.trajectory = trajectory
     }
+
+    /// The input as reports show it: the path, or `topology + trajectory`.
+    public var label: String { trajectory.map { "\(path) + \($0)" } ?? path }
 }
 
 /// A problem with the inputs as a whole (not with one structure): bad paths, bad list lines.

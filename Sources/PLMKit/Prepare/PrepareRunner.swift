@@ -58,11 +58,11 @@ public struct PrepareReport: Sendable {
         s += String(format: " (%.1f s)", seconds)
         if verbose {
             for r in records where r.status == .written {
-                s += String(format: "\n  written %@ (%@): %d residues, %.3f s", r.item.name, r.item.path, r.residues, r.seconds)
+                s += String(format: "\n  written %@ (%@): %d residues, %.3f s", r.item.name, r.item.label, r.residues, r.seconds)
             }
         }
         for r in records where r.status != .written {
-            s += "\n  \(r.status.rawValue) \(r.item.name) (\(r.item.path)): \(r.reason)"
+            s += "\n  \(r.status.rawValue) \(r.item.name) (\(r.item.label)): \(r.reason)"
         }
         return s
     }
@@ -78,13 +78,16 @@ public struct PrepareRunner {
     public var showProgress: Bool
     /// Progress-bar label.
     public var label: String
+    /// What the progress bar counts.
+    public var unit: String
 
     public init(jobs: Int, blasThreads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                showProgress: Bool = true, label: String = "prepare") {
+                showProgress: Bool = true, label: String = "prepare", unit: String = "structures") {
         self.jobs = max(1, jobs)
         self.blasThreads = max(1, blasThreads)
         self.showProgress = showProgress
         self.label = label
+        self.unit = unit
     }
 
     /// Runs `compute` on each item not rejected by `precheck` (on worker threads), then `write`
@@ -105,7 +108,7 @@ public struct PrepareRunner {
                 todo.append(i)
             }
         }
-        let bar = ProgressBar(label, total: items.count, unit: "structures", enabled: showProgress)
+        let bar = ProgressBar(label, total: items.count, unit: unit, enabled: showProgress)
         if items.count > todo.count { bar.advance(items.count - todo.count) }
 
         let workers = min(jobs, max(todo.count, 1))
@@ -147,6 +150,9 @@ public struct PrepareRunner {
                     }
                     lock.unlock()
                 } catch {
+                    // A computation cut short by Ctrl-C (`compute` polls the flag on long
+                    // work) is not a failure: the item counts as not started.
+                    if interrupt?.isRaised == true { continue }
                     record = PrepareRecord(item: item, status: .failed, residues: 0, reason: describe(error),
                                            seconds: Date().timeIntervalSince(t0))
                 }

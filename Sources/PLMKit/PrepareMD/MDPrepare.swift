@@ -75,33 +75,96 @@ public enum MDPrepare {
         return (sequence, HDF5Array(shape: [T, rc], values: outRes), HDF5Array(shape: [T, T, pc], values: outPair))
     }
 
+    /// One trajectory's features in token space, ready to write.
+    public struct Payload: Sendable {
+        public var sequence: String
+        public var residue: HDF5Array<Float>
+        public var pair: HDF5Array<Float>
+        public var residues: Int
+        public var frames: Int
+        public var timings: MDFeatureTimings
+    }
+
+    /// Reads `topology` and streams `trajectory` through the MD features (thread-safe; the
+    /// per-frame work uses `options.features.threads`). Throws
+    /// `StructureIOError.atomCountMismatch` when the files disagree, reader errors for damaged
+    /// files, `MDFeatureError.cancelled` when `shouldStop` returns true between frame batches.
+    public static func compute(topology: String, trajectory: String, options: MDPrepareOptions = .init(),
+                               progress: ((_ done: Int, _ total: Int) -> Void)? = nil,
+                               shouldStop: (() -> Bool)? = nil) throws -> Payload {
+        let top = try MDTopology(contentsOf: URL(fileURLWithPath: topology))
+        let reader = try openTrajectory(URL(fileURLWithPath: trajectory))
+        try checkAtomCounts(topology: top, reader: reader)
+        let f = try MDFeatures.compute(topology: top, trajectory: reader, options: options.features,
+                                       progress: progress, shouldStop: shouldStop)
+        let (sequence, residue, pair) = tokenSpace(f, linker: options.linker)
+        return Payload(sequence: sequence, residue: residue, pair: pair, residues: f.residueCount,
+                       frames: f.frameCount, timings: f.timings)
+    }
+
     /// Computes the features of `trajectory` for `topology` and writes them as `name` into the store at `out`
     /// (created if missing, appended to otherwise).
     ///
     /// Throws `StructureIOError.atomCountMismatch` when topology and trajectory disagree,
     /// reader errors for damaged files, `HDF5Error(.alreadyExists)` when `name` is present
-    /// and `overwrite` is off (checked before any frame is read).
+    /// and `overwrite` is off (checked before any frame is read), `MDFeatureError.cancelled`
+    /// when `shouldStop` ends the pass (nothing is written then).
     public static func run(topology: String, trajectory: String, out: String, name: String? = nil,
                            options: MDPrepareOptions = .init(),
-                           progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> MDPrepareSummary {
+                           progress: ((_ done: Int, _ total: Int) -> Void)? = nil,
+                           shouldStop: (() -> Bool)? = nil) throws -> MDPrepareSummary {
         let name = name ?? defaultName(topology: topology)
+        // Check the inputs before touching the output, so a bad pair leaves no file behind.
         let top = try MDTopology(contentsOf: URL(fileURLWithPath: topology))
-        let reader = try openTrajectory(URL(fileURLWithPath: trajectory))
-        try checkAtomCounts(topology: top, reader: reader)
-        let store = try SeqDanceFeatureStore(path: out, mode: .append,
-                                             featureOptions: options.compress ? .compressed() : .contiguous)
+        try checkAtomCounts(topology: top, reader: try openTrajectory(URL(fileURLWithPath: trajectory)))
+        let store = try NMAPrepare.openStore(out, compress: options.compress)
         defer { store.close() }
         if store.contains(name) && !options.overwrite {
             throw HDF5Error(.alreadyExists, file: out, object: "/" + SeqDanceFeatureStore.residueDatasetName(name),
                             "protein '\(name)' is already in the store (pass --overwrite to replace it)")
         }
-        let f = try MDFeatures.compute(topology: top, trajectory: reader, options: options.features, progress: progress)
-        let (sequence, residue, pair) = tokenSpace(f, linker: options.linker)
-        try store.writeTokenSpace(protein: name, residue: residue, pair: pair, kind: .md, sequence: sequence,
-                                  source: options.source, overwrite: options.overwrite)
-        try store.flush()
-        return MDPrepareSummary(name: name, sequence: sequence, residues: f.residueCount, frames: f.frameCount,
-                                timings: f.timings)
+        let p = try compute(topology: topology, trajectory: trajectory, options: options,
+                            progress: progress, shouldStop: shouldStop)
+        try write(p, name: name, to: store, options: options)
+        return MDPrepareSummary(name: name, sequence: p.sequence, residues: p.residues, frames: p.frames,
+                                timings: p.timings)
+    }
+
+    /// Prepares every item (`path` = topology, `trajectory`) into the store at `output`
+    /// (appending), `runner.jobs` trajectories at a time; each one's frames run on
+    /// `options.features.threads` threads. Proteins already in the store are skipped unless
+    /// `overwrite`; a trajectory that fails is reported and never loses the others; Ctrl-C
+    /// (`interrupt`) stops the trajectories in flight at their next frame batch.
+    public static func run(_ items: [PrepareItem], output: String, options: MDPrepareOptions,
+                           runner: PrepareRunner, interrupt: InterruptFlag? = nil) throws -> PrepareReport {
+        let store = try NMAPrepare.openStore(output, compress: options.compress)
+        defer { store.close() }
+        return runner.run(items, interrupt: interrupt, precheck: { item in
+            store.contains(item.name) && !options.overwrite
+                ? "already in \(output) (pass --overwrite to replace it)" : nil
+        }, compute: { item in
+            guard let trajectory = item.trajectory else { throw PrepareInputError("no trajectory given for \(item.path)") }
+            return try compute(topology: item.path, trajectory: trajectory, options: options,
+                               shouldStop: interrupt.map { flag in { flag.isRaised } })
+        }, write: { item, p in
+            try write(p, name: item.name, to: store, options: options)
+            return p.residues
+        })
+    }
+
+    /// Writes one protein; on failure removes what was half-written (the store is not transactional).
+    static func write(_ p: Payload, name: String, to store: SeqDanceFeatureStore, options: MDPrepareOptions) throws {
+        do {
+            try store.writeTokenSpace(protein: name, residue: p.residue, pair: p.pair, kind: .md, sequence: p.sequence,
+                                      source: options.source, overwrite: options.overwrite)
+            try store.flush()
+        } catch {
+            if !store.contains(name) {
+                for ds in [SeqDanceFeatureStore.residueDatasetName(name), SeqDanceFeatureStore.pairDatasetName(name)]
+                    where store.file.exists(ds) { try? store.file.delete(ds) }
+            }
+            throw error
+        }
     }
 
     /// Throws `StructureIOError.atomCountMismatch` (naming both files and counts) unless they agree.

@@ -116,19 +116,23 @@ public struct MDFeatures: Sendable {
 
     /// Reads the topology (PDB/mmCIF, first model) and the trajectory (DCD/XTC) and computes the features.
     public static func compute(topology: URL, trajectory: URL, options: MDFeatureOptions = .init(),
-                               progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> MDFeatures {
+                               progress: ((_ done: Int, _ total: Int) -> Void)? = nil,
+                               shouldStop: (() -> Bool)? = nil) throws -> MDFeatures {
         let top = try MDTopology(contentsOf: topology)
         let reader = try openTrajectory(trajectory)
-        return try compute(topology: top, trajectory: reader, options: options, progress: progress)
+        return try compute(topology: top, trajectory: reader, options: options, progress: progress, shouldStop: shouldStop)
     }
 
     /// Computes the features of `trajectory` (read from its start) for `topology`.
     ///
     /// Throws `StructureIOError.atomCountMismatch` when the atom counts differ, reader
-    /// errors for damaged files, `MDFeatureError` for unusable input.
+    /// errors for damaged files, `MDFeatureError` for unusable input. `shouldStop` is polled
+    /// before each batch of frames; when it returns true the pass ends with
+    /// `MDFeatureError.cancelled` (Ctrl-C on a long trajectory).
     public static func compute(topology: MDTopology, trajectory reader: any TrajectoryReader,
                                options: MDFeatureOptions = .init(),
-                               progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> MDFeatures {
+                               progress: ((_ done: Int, _ total: Int) -> Void)? = nil,
+                               shouldStop: (() -> Bool)? = nil) throws -> MDFeatures {
         guard options.stride >= 1 else { throw MDFeatureError.invalidOption("stride must be >= 1, got \(options.stride)") }
         guard options.spherePoints >= 1 else { throw MDFeatureError.invalidOption("sphere points must be >= 1") }
         if let m = options.maxFrames, m < 1 { throw MDFeatureError.invalidOption("max frames must be >= 1, got \(m)") }
@@ -153,6 +157,9 @@ public struct MDFeatures: Sendable {
         var used = 0
         var nextFileFrame = 0
         while used < total {
+            if shouldStop?() == true {
+                throw MDFeatureError.cancelled(trajectory: reader.url.lastPathComponent, framesDone: used, frames: total)
+            }
             // Fill a batch (reading is sequential; stride > 1 seeks).
             let t0 = DispatchTime.now().uptimeNanoseconds
             var filled = 0

@@ -10,6 +10,8 @@ public enum MDFeatureError: Error, CustomStringConvertible, Equatable, Sendable 
     case noFrames(trajectory: String)
     /// An option is out of range.
     case invalidOption(String)
+    /// `shouldStop` asked to stop (Ctrl-C) after this many of the frames were processed.
+    case cancelled(trajectory: String, framesDone: Int, frames: Int)
 
     public var description: String {
         switch self {
@@ -18,6 +20,7 @@ public enum MDFeatureError: Error, CustomStringConvertible, Equatable, Sendable 
             return "\(t): atom \(a) has element '\(e)', which has no SASA radius; fix the element column"
         case .noFrames(let t): return "\(t): the trajectory has no frames"
         case .invalidOption(let m): return "invalid MD feature option: \(m)"
+        case .cancelled(let t, let done, let total): return "\(t): interrupted after \(done) of \(total) frames (nothing written)"
         }
     }
 }
