@@ -15,10 +15,10 @@ struct Embed: ParsableCommand {
         in a record are joined with <eos><cls>. Rerunning on an existing output
         continues where it stopped (complete records are skipped).
 
-        Under mpirun, rank r embeds records r, r+N, r+2N, … into
-        OUT.rank-r-of-N.h5; rank 0 then merges them into OUT (FASTA order) and
-        removes them. An interrupted job keeps the shards: rerun the same
-        command to finish and merge.
+        Under mpirun, rank r embeds records (or structures) r, r+N, r+2N, …
+        into OUT.rank-r-of-N.h5; rank 0 then merges them into OUT (input
+        order) and removes them. An interrupted job keeps the shards: rerun
+        the same command to finish and merge.
 
         Any other encoder a recipe can build (the 3DProtLM fusion encoder,
         residue_graph, third-party kinds) is embedded from its run: --model is
@@ -141,7 +141,6 @@ struct Embed: ParsableCommand {
     /// recipe's data sources, so the encoder gets what its plugins read.
     func embedRun(_ run: URL, checkpoint: URL, kind: String, _ comm: Communicator) throws {
         if fasta != nil && structures != nil { throw EmbedError.badOption("give --fasta or --structures, not both") }
-        if comm.isDistributed { throw EmbedError.badOption("embedding through a run's recipe (encoder '\(kind)') runs in one process; start it without mpirun") }
         let unsupported = [("--logits", logits), ("--attentions", attentions), ("--contacts", contacts), ("--layer", layer != -1)]
             .filter(\.1).map(\.0)
         if !unsupported.isEmpty {
@@ -165,20 +164,35 @@ struct Embed: ParsableCommand {
         let trainer = try Trainer.evaluating(runDirectory: run, registry: builtinRegistry(), overrides: overrides,
                                              log: { FileHandle.standardError.write(Data(($0 + "\n").utf8)) })
         try trainer.loadCheckpointModel(checkpoint)
-        let existed = FileManager.default.fileExists(atPath: out)
-        InterruptFlag.shared.install()
+        // Under mpirun rank r embeds examples r, r+N, … into its shard; rank 0 merges (as for --fasta).
+        let target = comm.isDistributed ? comm.shardPath(out, rank: comm.rank) : out
+        let existed = FileManager.default.fileExists(atPath: target)
+        if !comm.isDistributed { InterruptFlag.shared.install() }
         let s: RunEmbedSummary
         do {
-            s = try trainer.embed(to: out, perResidue: perResidue, overwrite: overwrite, interrupt: InterruptFlag.shared, showProgress: !quiet)
+            s = try trainer.embed(to: target, perResidue: perResidue, overwrite: overwrite,
+                                  interrupt: comm.isDistributed ? nil : InterruptFlag.shared,
+                                  showProgress: !quiet && comm.isRoot, shard: (comm.rank, comm.size))
         } catch {
-            if !existed { try? FileManager.default.removeItem(atPath: out) }
+            if !existed { try? FileManager.default.removeItem(atPath: target) }
             if fasta != nil { throw EmbedError.badOption("\(error)\n(this run's encoder '\(kind)' may need structures: use --structures)") }
             throw error
         }
-        var msg = "embedded \(s.written) protein(s) with \(kind) (\(checkpoint.lastPathComponent), protein feature \(s.proteinFeatureSize)) into \(out) in \(String(format: "%.1f", s.seconds)) s"
+        var msg = "embedded \(s.written) protein(s) with \(kind) (\(checkpoint.lastPathComponent), protein feature \(s.proteinFeatureSize)) into \(target) in \(String(format: "%.1f", s.seconds)) s"
         if s.skippedExisting > 0 { msg += "; \(s.skippedExisting) already present were skipped" }
         if s.cropped > 0 { msg += "; \(s.cropped) longer than data.max_length \(trainer.recipe.data.maxLength) were cropped (raise it with --max-length)" }
+        if comm.isDistributed { msg = "rank \(comm.rank): " + msg }
         FileHandle.standardError.write(Data((msg + "\n").utf8))
+        if comm.isDistributed {
+            comm.barrier()   // every shard is complete
+            if comm.isRoot {
+                let shards = (0..<comm.size).map { comm.shardPath(out, rank: $0) }
+                let n = try trainer.mergeEmbeddingShards(shards, into: out, overwrite: overwrite)
+                for p in shards { try? FileManager.default.removeItem(atPath: p) }
+                FileHandle.standardError.write(Data("merged \(comm.size) shard(s) into \(out): \(n) protein(s)\n".utf8))
+            }
+            comm.barrier()
+        }
         if s.interrupted {
             FileHandle.standardError.write(Data("interrupted: rerun the same command to embed the remaining proteins\n".utf8))
             throw ExitCode(130)

@@ -388,6 +388,38 @@ struct MPICLITests {
         }
     }
 
+    @Test("plm embed --structures with a fusion run: 2 ranks shard the structures and merge into one file equal to the single-process output")
+    func embedRunShards() throws {
+        let run = CLIFixtures.temp("mpi-fusion-run"), one = CLIFixtures.temp("mpi-fe1.h5"), two = CLIFixtures.temp("mpi-fe2.h5")
+        defer { for p in [run, one, two] { try? FileManager.default.removeItem(atPath: p) } }
+        let recipe = CLIFixtures.root.appendingPathComponent("recipes/3dprotlm.yaml").path
+        let t = try S.single(["train", recipe, "--set", "model.encoder.graph_dim=16", "--set", "targets.0.hidden=32", "--set", "targets.0.output=16",
+                              "--set", "data.max_length=64", "--set", "training.steps=2", "--set", "training.batch_size=4", "--out", run, "--quiet"])
+        #expect(t.status == 0, "stderr: \(t.stderr)")
+        let structures = CLIFixtures.root.appendingPathComponent("examples/splm/structures").path
+        let args = ["embed", "--model", run, "--structures", structures, "--per-residue", "--quiet"]
+        let a = try S.single(args + ["--out", one])
+        #expect(a.status == 0, "stderr: \(a.stderr)")
+        let b = try S.run(np: 2, args + ["--out", two])
+        #expect(b.status == 0, "stderr: \(b.stderr)")
+        #expect(b.stderr.contains("merged 2 shard(s) into \(two): 11 protein(s)"), "stderr: \(b.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: two + ".rank-1-of-2.h5"), "shards removed after the merge")
+        let f1 = try HDF5File.open(one), f2 = try HDF5File.open(two)
+        defer { f1.close(); f2.close() }
+        #expect(try f1.childNames().count == 11 && f1.childNames() == f2.childNames())
+        for g in try f1.childNames() {
+            for ds in ["protein", "per_residue"] {
+                let x = try f1.group(g).read(ds, as: Float.self), y = try f2.group(g).read(ds, as: Float.self)
+                #expect(x.shape == y.shape, "\(g)/\(ds)")
+                let diff = zip(x.values, y.values).map { abs($0 - $1) }.max() ?? 0
+                let scale = max(x.values.map { abs($0) }.max() ?? 1, 1)
+                #expect(diff <= 1e-5 * scale, "\(g)/\(ds): max difference \(diff)")
+            }
+            #expect(try f1.group(g).stringAttribute("sequence") == f2.group(g).stringAttribute("sequence"))
+            #expect(try f2.group(g).intAttribute("complete") == 1)
+        }
+    }
+
     @Test("a missing MPI library is a clear error, not a crash")
     func missingLibrary() throws {
         let r = try S.run(np: 1, ["train", S.quickstart, "--quiet"], mca: ["-x", "PLM_MPI_LIBRARY=/nonexistent/libmpi.so"])

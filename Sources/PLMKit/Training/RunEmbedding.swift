@@ -34,8 +34,13 @@ extension Trainer {
     /// `data.max_length` are cropped from the start (counted in the summary).
     /// An existing output is continued unless `overwrite`: complete groups
     /// are skipped, partial ones redone; `interrupt` stops between batches.
+    ///
+    /// `shard` (index r of N) embeds only examples r, r+N, r+2N, … of the
+    /// recipe's order (what each rank does under `mpirun`); `mergeEmbeddingShards`
+    /// then joins the shard files.
     public func embed(to output: String, perResidue: Bool, batchSize: Int? = nil, overwrite: Bool = false,
-                      interrupt: InterruptFlag? = nil, showProgress: Bool = false) throws -> RunEmbedSummary {
+                      interrupt: InterruptFlag? = nil, showProgress: Bool = false,
+                      shard: (index: Int, count: Int) = (0, 1)) throws -> RunEmbedSummary {
         let t0 = Date()
         encoder.module.train(false)
         var summary = RunEmbedSummary(proteinFeatureSize: proteinFeatureSize(of: encoder))
@@ -43,23 +48,14 @@ extension Trainer {
         let tokenizer = Tokenizer()
         let resume = !overwrite && FileManager.default.fileExists(atPath: output)
         let file = resume ? try HDF5File.open(output, mode: .readWrite) : try HDF5File.create(output)
-        // What to embed: every example whose group is not complete yet (ids must be unique).
-        var seen: [String: String] = [:]
+        // What to embed: every example (of this shard) whose group is not complete yet.
         var todo: [(source: Int, index: Int)] = []
-        for (si, s) in sources.enumerated() {
-            for k in 0..<s.data.count {
-                let id = try s.data.id(at: k)
-                if let other = seen[id] {
-                    throw TrainingError.plugin("example id '\(id)' comes from both source '\(other)' and '\(s.config.name)': ids name the output groups")
-                }
-                seen[id] = s.config.name
-                let name = Embedder.groupName(id)
-                if resume && file.exists(name) {
-                    if (try? file.group(name).intAttribute("complete")) == 1 { summary.skippedExisting += 1; continue }
-                    try file.delete(name)   // partial, from an interrupted run
-                }
-                todo.append((si, k))
+        for (g, e) in try embeddingOrder().enumerated() where g % max(shard.count, 1) == shard.index {
+            if resume && file.exists(e.group) {
+                if (try? file.group(e.group).intAttribute("complete")) == 1 { summary.skippedExisting += 1; continue }
+                try file.delete(e.group)   // partial, from an interrupted run
             }
+            todo.append((e.source, e.index))
         }
         let bar = ProgressBar("embed", total: todo.count, unit: "proteins", enabled: showProgress)
         try withNoGrad {
@@ -112,5 +108,49 @@ extension Trainer {
         bar.finish()
         summary.seconds = Date().timeIntervalSince(t0)
         return summary
+    }
+
+    /// Every example of the recipe's sources in embedding order, with its output group name
+    /// (ids must be unique across sources: they name the groups).
+    public func embeddingOrder() throws -> [(source: Int, index: Int, group: String)] {
+        var seen: [String: String] = [:]
+        var out: [(source: Int, index: Int, group: String)] = []
+        for (si, s) in sources.enumerated() {
+            for k in 0..<s.data.count {
+                let id = try s.data.id(at: k)
+                if let other = seen[id] {
+                    throw TrainingError.plugin("example id '\(id)' comes from both source '\(other)' and '\(s.config.name)': ids name the output groups")
+                }
+                seen[id] = s.config.name
+                out.append((si, k, Embedder.groupName(id)))
+            }
+        }
+        return out
+    }
+
+    /// Joins the files written by `embed(…, shard: (r, N))` for r = 0..<N into `output`
+    /// in embedding order (example g comes from shard g % N). Complete groups already in
+    /// `output` are kept unless `overwrite` (which starts `output` afresh); partial ones
+    /// are replaced; groups missing from an interrupted shard are left for a rerun.
+    /// Returns the number of groups copied.
+    public func mergeEmbeddingShards(_ shards: [String], into output: String, overwrite: Bool) throws -> Int {
+        let exists = FileManager.default.fileExists(atPath: output)
+        let out: HDF5File = (exists && !overwrite) ? try HDF5File.open(output, mode: .readWrite) : try HDF5File.create(output, overwrite: true)
+        defer { out.close() }
+        let files = try shards.map { try HDF5File.open($0) }
+        defer { for f in files { f.close() } }
+        var copied = 0
+        for (g, e) in try embeddingOrder().enumerated() {
+            if out.exists(e.group) {
+                if (try? out.group(e.group).intAttribute("complete")) == 1 { continue }
+                try out.delete(e.group)
+            }
+            let src = files[g % files.count]
+            guard src.exists(e.group), (try? src.group(e.group).intAttribute("complete")) == 1 else { continue }
+            try out.copy(e.group, from: src)
+            copied += 1
+        }
+        try out.flush()
+        return copied
     }
 }
