@@ -27,8 +27,10 @@ struct Train: ParsableCommand {
         (docs/DISTRIBUTED.md). There, stop with a checkpoint by sending SIGUSR1
         to mpirun (`kill -USR1 PID`; Slurm: `scancel --signal=USR1 JOB` or
         `--signal=USR1@120`): every rank stops after the same step. Ctrl-C and
-        SIGTERM end the job at once (mpirun kills the ranks a second later). Open MPI is loaded at run time (libmpi.so.40 or
-        PLM_MPI_LIBRARY).
+        SIGTERM do the same when the step ends before the launcher's SIGKILL
+        (mpirun: 1 s unless --mca odls_base_sigkill_timeout S; Slurm: KillWait);
+        otherwise continue from the newest periodic checkpoint. Open MPI is
+        loaded at run time (libmpi.so.40 or PLM_MPI_LIBRARY).
         """)
 
     @Argument(help: "Recipe file (YAML).")
@@ -54,7 +56,7 @@ struct Train: ParsableCommand {
             return
         }
         let tag = "plm rank \(comm.rank)/\(comm.size)"
-        MPISignals.install(tag: tag, runHint: resume ?? out)
+        MPISignals.install(tag: tag, runHint: resume ?? out, graceful: InterruptFlag.shared)
         var stopped = false
         do { stopped = try train(comm) } catch let e as ExitCode {
             if e.rawValue != 0 { comm.abort("\(tag): exiting with status \(e.rawValue); ending the job", code: e.rawValue) }
@@ -93,8 +95,8 @@ struct Train: ParsableCommand {
             }
             let trainer = try Trainer(recipe: r, runDirectory: dir, resume: resume != nil, showProgress: !quiet && comm.isRoot,
                                       communicator: comm)
-            // Under MPI only SIGUSR1 stops with a checkpoint (MPISignals owns SIGINT/SIGTERM);
-            // the trainer all-reduces the flag, so every rank stops after the same step.
+            // Under MPI, SIGUSR1 raises the flag here and SIGINT/SIGTERM raise it through
+            // MPISignals; the trainer all-reduces it, so every rank stops after the same step.
             InterruptFlag.shared.install(signals: comm.isDistributed ? [SIGUSR1] : [SIGINT, SIGTERM, SIGUSR1],
                                          announce: comm.isRoot)
             let s = try trainer.run(interrupt: InterruptFlag.shared)
@@ -114,26 +116,47 @@ struct Train: ParsableCommand {
     }
 }
 
-/// Under MPI a rank cannot stop on its own (the others would wait for it in
-/// the next collective), and on Ctrl-C mpirun sends SIGTERM and a second
-/// later SIGKILL, too soon to agree on a step and save. So SIGTERM/SIGINT —
-/// sent when a peer dies, the job is cancelled or the user presses Ctrl-C —
-/// end this rank at once with a message, and the way to stop with a
-/// checkpoint is SIGUSR1, which mpirun forwards to every rank and the trainer
-/// turns into a stop at the same step on all of them. Rank 0 writes
-/// checkpoints atomically, so the newest complete one can be resumed.
+/// SIGTERM / SIGINT under MPI. mpirun sends SIGTERM to every rank when the
+/// user presses Ctrl-C, the job is cancelled or a peer rank dies, and SIGKILL
+/// `odls_base_sigkill_timeout` seconds later (1 s by default); Slurm sends
+/// SIGTERM and SIGKILL after `KillWait` (30 s by default).
+///
+/// Without a `graceful` flag (embed, prepare) a rank ends at once with a
+/// message. With one (train) the rank prints the message, raises the flag and
+/// keeps going: the trainer all-reduces the flag at the next step boundary, so
+/// when every rank is still there they all stop after the same step and rank 0
+/// writes the checkpoint, as for SIGUSR1. When a peer is gone, the collective
+/// cannot complete; the launcher's SIGKILL (or our own deadline,
+/// `PLM_MPI_STOP_SECONDS`, default 60) ends the rank, and the newest periodic
+/// checkpoint (written atomically) is where `--resume` continues. A second
+/// signal ends the rank at once.
 enum MPISignals {
     nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
+    nonisolated(unsafe) static var signalled = false
 
-    static func install(tag: String, runHint: String?) {
+    static func install(tag: String, runHint: String?, graceful: InterruptFlag? = nil) {
+        let queue = DispatchQueue(label: "plm.mpi.signals")
         for sig in [SIGTERM, SIGINT] {
             signal(sig, SIG_IGN)
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: DispatchQueue(label: "plm.mpi.signals"))
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: queue)
             s.setEventHandler {
                 let name = sig == SIGTERM ? "SIGTERM" : "SIGINT"
+                let code: Int32 = sig == SIGTERM ? 143 : 130
                 let resume = runHint.map { " with --resume \($0)" } ?? " with --resume RUN_DIR"
-                FileHandle.standardError.write(Data("\(tag): stopped by \(name) from the MPI launcher (a peer rank died, lost its connection, or the job was cancelled); continue from the newest checkpoint\(resume) (to stop with a checkpoint, send SIGUSR1 to mpirun)\n".utf8))
-                _exit(sig == SIGTERM ? 143 : 130)
+                guard let graceful, !signalled else {
+                    if !signalled {
+                        FileHandle.standardError.write(Data("\(tag): stopped by \(name) from the MPI launcher (a peer rank died, lost its connection, or the job was cancelled); continue from the newest checkpoint\(resume) (to stop with a checkpoint, send SIGUSR1 to mpirun)\n".utf8))
+                    }
+                    _exit(code)
+                }
+                signalled = true
+                let seconds = Double(ProcessInfo.processInfo.environment["PLM_MPI_STOP_SECONDS"] ?? "") ?? 60
+                FileHandle.standardError.write(Data("\(tag): \(name) from the MPI launcher (Ctrl-C, job cancelled, or a peer rank died): stopping after the current step with a checkpoint if every rank is still there and the launcher waits (mpirun --mca odls_base_sigkill_timeout S; Slurm KillWait); otherwise continue from the newest checkpoint\(resume)\n".utf8))
+                graceful.raise()
+                queue.asyncAfter(deadline: .now() + seconds) {
+                    FileHandle.standardError.write(Data("\(tag): could not stop with a checkpoint within \(Int(seconds)) s (a peer rank is gone?); exiting; continue from the newest checkpoint\(resume)\n".utf8))
+                    _exit(code)
+                }
             }
             s.resume()
             sources.append(s)

@@ -47,9 +47,9 @@ enum MPITestSupport {
     /// the test runner's threads (libdispatch workers) block SIGUSR1 & co., so
     /// an mpirun started that way never sees the SIGUSR1 a user's shell
     /// would deliver. Returns the pid; reap it with `waitExit`.
-    static func spawnUnblocked(np: Int, _ args: [String]) throws -> (pid: pid_t, out: String, err: String) {
+    static func spawnUnblocked(np: Int, _ args: [String], mca: [String] = []) throws -> (pid: pid_t, out: String, err: String) {
         let out = CLIFixtures.temp("mpi.out"), err = CLIFixtures.temp("mpi.err")
-        let argv = [mpirun!, "--allow-run-as-root", "--oversubscribe", "-np", "\(np)", "-x", "PLM_NUM_THREADS=1",
+        let argv = [mpirun!, "--allow-run-as-root", "--oversubscribe", "-np", "\(np)"] + mca + ["-x", "PLM_NUM_THREADS=1",
                     productsDirectory().appendingPathComponent("plm").path] + args
         var env = ProcessInfo.processInfo.environment
         env["PLM_NUM_THREADS"] = "1"
@@ -308,6 +308,39 @@ struct MPICLITests {
         #expect(resumed.status == 0 && resumed.stdout.contains("trained \(steps) steps"), "stderr: \(resumed.stderr)")
         let (global, per) = try S.compare(ref + "/checkpoint-\(steps)/model.safetensors", run + "/checkpoint-\(steps)/model.safetensors")
         #expect(global == 0 && (per.first?.1 ?? 0) == 0, "stopped + resumed run differs from the uninterrupted one: \(global), \(per.prefix(3))")
+    }
+
+    /// Ctrl-C: mpirun waits `odls_base_sigkill_timeout` (2 s here), sends SIGTERM to
+    /// every rank, waits as long again and sends SIGKILL. The ranks stop after the same
+    /// step within that window and rank 0 saves it (the stop path after the flag is the
+    /// one the SIGUSR1 test checks against an uninterrupted run).
+    @Test("Ctrl-C to mpirun: every rank says so, they stop after the same step and rank 0 saves it before the launcher's SIGKILL")
+    func ctrlCStop() throws {
+        let run = CLIFixtures.temp("mpi-ctrlc")
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let steps = 5000
+        let (pid, outFile, errFile) = try S.spawnUnblocked(np: 2, ["train", S.quickstart] + S.sets(steps: steps, batch: 4)
+                                                           + ["--out", run, "--quiet"], mca: ["--mca", "odls_base_sigkill_timeout", "2"])
+        var status: Int32? = nil
+        defer { if status == nil { kill(pid, SIGKILL); _ = S.waitExit(pid, seconds: 10) } }
+        defer { try? FileManager.default.removeItem(atPath: outFile); try? FileManager.default.removeItem(atPath: errFile) }
+        let deadline = Date().addingTimeInterval(300)
+        while Date() < deadline && !FileManager.default.fileExists(atPath: run + "/metrics.jsonl") && kill(pid, 0) == 0 {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        kill(pid, SIGINT)
+        status = S.waitExit(pid, seconds: 60)
+        #expect(status != nil, "the job still runs a minute after Ctrl-C")
+        let stderr = (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? ""
+        #expect(status != 0, "mpirun reports the cancelled job: status \(String(describing: status))")
+        for r in 0..<2 { #expect(stderr.contains("plm rank \(r)/2: SIGTERM from the MPI launcher (Ctrl-C"), "stderr: \(stderr)") }
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/summary.json"))) as? [String: Any],
+                                   "no summary: the ranks did not stop in time; stderr: \(stderr)")
+        let stoppedAt = try #require(summary["steps"] as? Int)
+        #expect(summary["interrupted"] as? Bool == true && stoppedAt > 0 && stoppedAt < steps, "\(summary)")
+        #expect(stderr.contains("interrupted: saved checkpoint-\(stoppedAt)"), "stderr: \(stderr)")
+        _ = try EsmForMaskedLM.load(directory: URL(fileURLWithPath: run + "/checkpoint-\(stoppedAt)"))
     }
     #endif
 
