@@ -288,6 +288,17 @@ struct LabelledTable {
             log("labelled_csv \(c.name): \(s.key) residue classes (give `classes:` to fix them): \(String(seen.sorted()))")
         }
 
+        // A split name that matches no row is a typo, not an empty split: say so instead of
+        // silently training without validation or test rows.
+        if c.split != nil || c.holdoutSplit != nil || c.testSplit != nil {
+            var present = Set<String>()
+            for i in rows.indices { present.insert(try value(i, c.splitColumn).trimmingCharacters(in: .whitespaces)) }
+            for (key, names) in [("split", c.split), ("holdout_split", c.holdoutSplit), ("test_split", c.testSplit)] {
+                for n in names ?? [] where !present.contains(n) {
+                    throw LabelledDataError("labelled_csv \(c.name): \(key) '\(n)' matches no row of \(file); its \(c.splitColumn) column holds: \(present.sorted().joined(separator: ", "))")
+                }
+            }
+        }
         let tok = Tokenizer()
         var out: [Example] = []
         var splits: [ExampleSplit?] = []

@@ -21,12 +21,18 @@ public enum LayerSelection: Codable, Equatable, Sendable {
         if var u = try? decoder.unkeyedContainer() {
             var out: [Int] = []
             while !u.isAtEnd { out.append(try u.decode(Int.self)) }
+            if out.isEmpty { throw recipeError(decoder, "name at least one layer index (or use 'all' / {top: K})") }
+            if let dup = Dictionary(grouping: out, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+                throw recipeError(decoder, "layer \(dup) is listed more than once")
+            }
             self = .list(out)
             return
         }
         enum K: String, CodingKey { case top }
         let c = try decoder.container(keyedBy: K.self)
-        self = .top(try c.decode(Int.self, forKey: .top))
+        let k = try c.decode(Int.self, forKey: .top)
+        if k < 1 { throw recipeError(decoder, key: K.top, "must be at least 1, got \(k)") }
+        self = .top(k)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -105,7 +111,9 @@ public struct LoRAConfig: TuningPluginConfig {
     public var rank: Int
     public var alpha: Float
     public var dropout: Float
-    /// Module-name suffixes inside each layer (default: the q, k, v and output projections).
+    /// Linear modules inside each layer, by name (`attention.self.query`) or by a
+    /// dot-separated suffix of it that names one module (`query`, `self.query`,
+    /// `output.dense`); default: the q, k, v and attention output projections.
     public var targets: [String]
     public var layers: LayerSelection
     /// Also train the LM head (when the task uses it).
@@ -126,6 +134,24 @@ public struct LoRAConfig: TuningPluginConfig {
         if rank < 1 { throw recipeError(decoder, key: CodingKeys.rank, "must be at least 1") }
         if !(0..<1).contains(dropout) { throw recipeError(decoder, key: CodingKeys.dropout, "must be in [0, 1)") }
         if targets.isEmpty { throw recipeError(decoder, key: CodingKeys.targets, "name at least one module") }
+        if let dup = Dictionary(grouping: targets, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
+            throw recipeError(decoder, key: CodingKeys.targets, "'\(dup)' is listed more than once")
+        }
+        if !(alpha > 0 && alpha.isFinite) { throw recipeError(decoder, key: CodingKeys.alpha, "must be a positive number, got \(alpha)") }
+    }
+
+    /// The Linear module `target` names in `modules` (exact name, else the one whose name ends with
+    /// `.target`); throws when none or several match.
+    static func resolve(_ target: String, in modules: [String: Linear], layer: Int) throws -> (String, Linear) {
+        if let m = modules[target] { return (target, m) }
+        let hits = modules.keys.filter { $0.hasSuffix("." + target) }.sorted()
+        guard hits.count == 1 else {
+            let names = modules.keys.sorted().joined(separator: ", ")
+            throw TrainingError.plugin(hits.isEmpty
+                ? "lora: layer \(layer) has no Linear '\(target)'; Linear modules: \(names)"
+                : "lora: target '\(target)' matches \(hits.count) Linear modules in layer \(layer) (\(hits.joined(separator: ", "))); name one")
+        }
+        return (hits[0], modules[hits[0]]!)
     }
 
     public func makeStrategy(_ ctx: BuildContext) throws -> TuningStrategy { LoRAStrategy(config: self, seed: ctx.seed) }
@@ -141,12 +167,13 @@ final class LoRAStrategy: TuningStrategy {
         var attached = 0
         for i in try config.layers.indices(count: m.esm.layers.count) {
             let layer = m.esm.layers[i]
-            let modules = Dictionary(layer.namedModules().map { ($0.name, $0.module) }, uniquingKeysWith: { a, _ in a })
+            var linears: [String: Linear] = [:]
+            for (name, module) in layer.namedModules() { if let l = module as? Linear, linears[name] == nil { linears[name] = l } }
+            var done: [String: String] = [:]   // module -> the target that chose it
             for t in config.targets {
-                guard let lin = modules[t] as? Linear else {
-                    let names = modules.filter { $0.value is Linear }.keys.sorted()
-                    throw TrainingError.plugin("lora: layer \(i) has no Linear '\(t)'; Linear modules: \(names.joined(separator: ", "))")
-                }
+                let (name, lin) = try LoRAConfig.resolve(t, in: linears, layer: i)
+                if let other = done[name] { throw TrainingError.plugin("lora: targets '\(other)' and '\(t)' both name \(name)") }
+                done[name] = t
                 lin.attachLoRA(rank: config.rank, alpha: config.alpha, dropout: config.dropout, rng: &rng)
                 attached += 1
             }

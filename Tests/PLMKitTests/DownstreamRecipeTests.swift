@@ -225,6 +225,69 @@ struct DownstreamRecipeTests {
         } catch let e as RecipeError { #expect(e.keyPath == "training.early_stopping" && "\(e)".contains("eval_every"), "\(e)") }
     }
 
+    /// A trainer for `name` with `overrides` (not run).
+    func build(_ name: String, _ overrides: [String]) throws -> Trainer {
+        let (r, _) = try RecipeLoader.load(path: Self.recipe(name), overrides: overrides, registry: testRegistry())
+        return try Trainer(recipe: r, runDirectory: URL(fileURLWithPath: RepoFixtures.temp("tune-build")), resume: false,
+                           showProgress: false, log: { _ in })
+    }
+
+    func message(_ body: () throws -> Void) -> String {
+        do { try body(); return "" } catch { return "\(error)" }
+    }
+
+    @Test("top_k: exactly the top K layers (+ final norm by default, embeddings / LM head on request) and the heads train")
+    func topKSelection() throws {
+        let encoderNames = { (t: Trainer) in Set(t.parameters.map(\.name).filter { !$0.hasPrefix("heads.") }) }
+        let all = try build("tune-topk-class.yaml", []).encoder.module.namedParameters().map(\.name)
+        func expected(layers: [Int], norm: Bool, embeddings: Bool = false) -> Set<String> {
+            Set(all.filter { n in
+                layers.contains { n.contains("encoder.layer.\($0).") } || (norm && n.contains("emb_layer_norm_after"))
+                    || (embeddings && n.contains("embeddings."))
+            })
+        }
+        // tiny-esm-mlm: 3 layers
+        let k1 = try build("tune-topk-class.yaml", ["model.tuning={kind: top_k, k: 1}"])
+        #expect(encoderNames(k1) == expected(layers: [2], norm: true), "\(encoderNames(k1).sorted())")
+        #expect(k1.parameters.contains { $0.name.hasPrefix("heads.") })
+        let noNorm = try build("tune-topk-class.yaml", ["model.tuning={kind: top_k, k: 2, final_norm: false}"])
+        #expect(encoderNames(noNorm) == expected(layers: [1, 2], norm: false))
+        let emb = try build("tune-topk-class.yaml", ["model.tuning={kind: top_k, k: 1, embeddings: true}"])
+        #expect(encoderNames(emb) == expected(layers: [2], norm: true, embeddings: true))
+        #expect(!expected(layers: [], norm: false, embeddings: true).isEmpty)
+        let k0 = try build("tune-topk-class.yaml", ["model.tuning={kind: top_k, k: 0, final_norm: false}"])
+        #expect(encoderNames(k0).isEmpty && !k0.parameters.isEmpty, "k 0: heads only")
+        let head = try build("tune-topk-class.yaml", ["model.tuning={kind: top_k, k: 0, final_norm: false, lm_head: true}"])
+        #expect(!encoderNames(head).isEmpty && encoderNames(head).allSatisfy { $0.contains("lm_head") }, "\(encoderNames(head).sorted())")
+    }
+
+    @Test("tuning and split mistakes are recipe errors, never crashes or silent changes; lora targets by unique suffix")
+    func tuningMistakes() throws {
+        let lora = "tune-lora-ss.yaml"
+        #expect(message { _ = try build(lora, ["model.tuning.layers=[0, 0]"]) }.contains("model.tuning.layers: layer 0 is listed more than once"))
+        #expect(message { _ = try build(lora, ["model.tuning.layers=[]"]) }.contains("name at least one layer index"))
+        #expect(message { _ = try build(lora, ["model.tuning.layers={top: 0}"]) }.contains("model.tuning.layers.top: must be at least 1"))
+        #expect(message { _ = try build(lora, ["model.tuning.alpha=-3"]) }.contains("model.tuning.alpha: must be a positive number"))
+        #expect(message { _ = try build(lora, ["model.tuning.targets=[value, value]"]) }.contains("'value' is listed more than once"))
+        #expect(message { _ = try build(lora, ["model.tuning.targets=[query, attention.self.query]"]) }
+            .contains("lora: targets 'query' and 'attention.self.query' both name attention.self.query"))
+        #expect(message { _ = try build(lora, ["model.tuning.targets=[dense]"]) }
+            .contains("lora: target 'dense' matches 3 Linear modules in layer 1 (attention.output.dense, intermediate.dense, output.dense); name one"))
+        #expect(message { _ = try build(lora, ["model.tuning.targets=[nope]"]) }.contains("lora: layer 1 has no Linear 'nope'"))
+        #expect(message { _ = try build("tune-adapters-ss.yaml", ["model.tuning.layers=[2, 2]"]) }.contains("layer 2 is listed more than once"))
+        // A unique suffix names its module: the same LoRA as the full names.
+        let short = try build(lora, ["model.tuning.targets=[query, self.value]"])
+        let full = try build(lora, ["model.tuning.targets=[attention.self.query, attention.self.value]"])
+        let names = short.parameters.map(\.name)
+        #expect(names == full.parameters.map(\.name) && names.filter { $0.contains("lora_A") }.count == 4, "\(names)")
+        #expect(names.contains { $0.contains("attention.self.query.lora_B") } && !names.contains { $0.contains("key.lora") })
+        // A split name that matches no row is an error naming what the column holds.
+        for key in ["split", "holdout_split", "test_split"] {
+            let m = message { _ = try build(lora, ["data.sources.0.\(key)=tst"]) }
+            #expect(m.contains("labelled_csv ss: \(key) 'tst' matches no row of") && m.contains("holds: test, train, valid"), "\(m)")
+        }
+    }
+
     @Test("lora checkpoint: adapters + tuning.json, frozen base weights, reloads to the same outputs")
     func loraCheckpoint() throws {
         let steps = 6
