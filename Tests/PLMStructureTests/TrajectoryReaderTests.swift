@@ -344,6 +344,49 @@ struct ErrorPathTests {
         #expect(e3?.description.contains("frame 2") == true)
     }
 
+    @Test("non-finite or absurd coordinates (NaN in a DCD, a zero-ish XTC precision) are corrupt frames with file, frame, offset and atom")
+    func badCoordinates() throws {
+        // DCD: NaN as atom 3's x in frame 1 (little-endian file, X block after the marker).
+        let src = try DCDReader(url: Fixtures.url("trpcage_1l2y.dcd"))
+        let frameStart = src.header.headerSize + src.frameSize
+        let xBlock = frameStart + (src.header.hasUnitCell ? 56 : 0) + 4
+        var dcd = try Fixtures.bytes("trpcage_1l2y.dcd")
+        withUnsafeBytes(of: Float.nan.bitPattern.littleEndian) { dcd.replaceSubrange(xBlock + 8 ..< xBlock + 12, with: $0) }
+        let r = try DCDReader(url: Fixtures.temporaryFile(dcd, name: "nan.dcd"))
+        #expect(try r.nextFrame() != nil)
+        let e = expectIOError { _ = try r.nextFrame() }
+        #expect(e == .corrupt(file: "nan.dcd", frame: 1, offset: frameStart,
+                              message: "atom 3 x = nan Angstrom is not a finite coordinate within ±1e6"), "\(String(describing: e))")
+        // XTC: precision 1e-30 in frame 2 decodes to coordinates around 1e30 Angstrom.
+        var xtc = try Fixtures.bytes("trpcage_1l2y.xtc")
+        let offsets = xtcFrameOffsets(xtc)
+        withUnsafeBytes(of: Float(1e-30).bitPattern.bigEndian) { xtc.replaceSubrange(offsets[2] + 56 ..< offsets[2] + 60, with: $0) }
+        let x = try XTCReader(url: Fixtures.temporaryFile(xtc, name: "prec.xtc"))
+        for _ in 0..<2 { #expect(try x.nextFrame() != nil) }
+        let e2 = expectIOError { _ = try x.nextFrame() }
+        if case .corrupt(let file, let frame, _, let message)? = e2 {
+            #expect(file == "prec.xtc" && frame == 2 && message.hasPrefix("atom 1 x = ") && message.hasSuffix("is not a finite coordinate within ±1e6"), "\(message)")
+        } else { Issue.record("expected corrupt, got \(String(describing: e2))") }
+        // The MD pass reports it (no trap) with the frame.
+        let top = try MDTopology(contentsOf: Fixtures.url("trpcage_1l2y.pdb"))
+        let md = expectIOError { _ = try MDFeatures.compute(topology: top, trajectory: try DCDReader(url: Fixtures.temporaryFile(dcd, name: "nan.dcd"))) }
+        #expect(md?.description.contains("frame 1") == true, "\(String(describing: md))")
+    }
+
+    @Test("the neighbour grid never traps: NaN, huge and far-apart coordinates give bounded cells")
+    func gridRobust() throws {
+        for bad: Float in [.nan, .infinity, 1e30, -1e6] {
+            var p: [Float] = [0, 0, 0, 1, 1, 1, bad, 2, 2, 3, 3, 3]
+            let g = MDCellGrid(positions: &p, count: 4, cellSize: 2)
+            #expect(g.nx * g.ny * g.nz <= 64, "\(bad): \(g.nx) x \(g.ny) x \(g.nz)")
+            var seen: [Int] = []
+            g.forEachCandidate(x: 0.5, y: 0.5, z: 0.5) { seen.append($0) }
+            #expect(seen.contains(0) && seen.contains(1), "\(bad): neighbours of the origin \(seen)")
+            g.forEachCandidate(x: .nan, y: 0, z: 0) { _ in Issue.record("a NaN query has no neighbours") }
+            g.forEachCandidate(x: 1e30, y: -1e30, z: 0) { _ in }
+        }
+    }
+
     @Test("corrupted XTC compressed data never traps (deterministic fuzz of 300 variants)")
     func fuzzXTC() throws {
         let bytes = try Fixtures.bytes("trpcage_1l2y.xtc")

@@ -23,12 +23,16 @@ struct MDCellGrid {
         }
         if n == 0 { lo = .zero; hi = .zero }
         var size = max(cellSize, 1e-3)
-        let ext = hi - lo
+        // Non-finite extents (NaN coordinates) become one cell; huge ones are clamped here and
+        // then coarsened by the cap below, so no input can trap or exhaust memory.
+        func clean(_ e: Float) -> Double { e.isFinite && e >= 0 ? Double(e) : 0 }
+        let ext = (clean(hi.x - lo.x), clean(hi.y - lo.y), clean(hi.z - lo.z))
         func dims(_ s: Float) -> (Int, Int, Int) {
-            (Int(ext.x / s) + 1, Int(ext.y / s) + 1, Int(ext.z / s) + 1)
+            func d(_ e: Double) -> Int { Int(min(e / Double(s), 1e9)) + 1 }
+            return (d(ext.0), d(ext.1), d(ext.2))
         }
         var d = dims(size)
-        while d.0 * d.1 * d.2 > max(64, 8 * n) { size *= 1.5; d = dims(size) }
+        while Double(d.0) * Double(d.1) * Double(d.2) > Double(max(64, 8 * n)) { size *= 1.5; d = dims(size) }
         origin = lo; inv = 1 / size; (nx, ny, nz) = d
         let cells = nx * ny * nz
         var count = [Int32](repeating: 0, count: cells + 1)
@@ -48,16 +52,19 @@ struct MDCellGrid {
 
     @inline(__always)
     static func cell(_ p: SIMD3<Float>, _ lo: SIMD3<Float>, _ inv: Float, _ nx: Int, _ ny: Int, _ nz: Int) -> Int {
-        let q = (p - lo) * inv
-        let ix = min(max(Int(q.x), 0), nx - 1), iy = min(max(Int(q.y), 0), ny - 1), iz = min(max(Int(q.z), 0), nz - 1)
-        return (iz * ny + iy) * nx + ix
+        // Clamped in floating point first: Int() of NaN or of a huge value would trap.
+        let q = ((p - lo) * inv).replacing(with: 0, where: .!((p - lo) .== (p - lo)))
+        let c = q.clamped(lowerBound: .zero, upperBound: SIMD3(Float(nx - 1), Float(ny - 1), Float(nz - 1)))
+        return (Int(c.z) * ny + Int(c.y)) * nx + Int(c.x)
     }
 
     /// Calls `body` with every point index in the 27 cells around (x, y, z) (a superset of
     /// the points within one cell edge), including the query point itself if it is in the set.
     @inline(__always)
     func forEachCandidate(x: Float, y: Float, z: Float, _ body: (Int) -> Void) {
-        let q = (SIMD3(x, y, z) - origin) * inv
+        let r = (SIMD3(x, y, z) - origin) * inv
+        guard r.x == r.x && r.y == r.y && r.z == r.z else { return }   // NaN: no neighbours
+        let q = r.clamped(lowerBound: SIMD3(repeating: -2), upperBound: SIMD3(Float(nx + 1), Float(ny + 1), Float(nz + 1)))
         let ix = Int(q.x.rounded(.down)), iy = Int(q.y.rounded(.down)), iz = Int(q.z.rounded(.down))
         let z0 = max(iz - 1, 0), z1 = min(iz + 1, nz - 1)
         let y0 = max(iy - 1, 0), y1 = min(iy + 1, ny - 1)

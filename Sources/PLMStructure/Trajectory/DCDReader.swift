@@ -125,6 +125,7 @@ public final class DCDReader: TrajectoryReader {
                 }
             }
         }
+        try validateCoordinates(frame.positions, file: file.name, frame: index, offset: offset)
         frame.index = index
         frame.time = nil
         frame.step = nil

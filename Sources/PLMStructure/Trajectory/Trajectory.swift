@@ -110,3 +110,19 @@ extension Structure {
         try checkAtomCounts(topology: try model(at: modelIndex), topologyName: sourceName, trajectory: trajectory)
     }
 }
+
+/// Largest coordinate magnitude (Angstrom) a trajectory frame may hold. Real systems are far
+/// smaller; anything beyond (or NaN / infinity) means a damaged file or a bad XTC precision,
+/// and would otherwise poison every feature of the protein.
+public let maxTrajectoryCoordinate: Float = 1e6
+
+/// Throws `StructureIOError.corrupt` naming the file, frame, byte offset, atom and axis of the
+/// first coordinate that is not finite or lies beyond `maxTrajectoryCoordinate`.
+func validateCoordinates(_ positions: [Float], file: String, frame: Int, offset: Int) throws {
+    try positions.withUnsafeBufferPointer { p in
+        for k in 0 ..< p.count where !(abs(p[k]) <= maxTrajectoryCoordinate) {
+            throw StructureIOError.corrupt(file: file, frame: frame, offset: offset,
+                                           message: "atom \(k / 3 + 1) \(["x", "y", "z"][k % 3]) = \(p[k]) Angstrom is not a finite coordinate within ±1e6")
+        }
+    }
+}

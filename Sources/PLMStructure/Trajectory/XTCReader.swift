@@ -165,6 +165,7 @@ public final class XTCReader: TrajectoryReader {
                 for k in 0..<(3 * n) { frame.positions[k] = ByteOrder.big.float32(p, 4 * k) * 10 }
             }
         }
+        try validateCoordinates(frame.positions, file: name, frame: index, offset: offset + info.dataOffset)
         frame.index = index
         frame.time = Double(info.time)
         frame.step = info.step
