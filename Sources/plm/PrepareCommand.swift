@@ -204,7 +204,7 @@ struct PrepareContactMap: ParsableCommand {
     var size: Int?
 
     func parsedThresholds() throws -> [Double] {
-        let v = thresholds.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        let v = thresholds.split(separator: ",", omittingEmptySubsequences: false).map { Double($0.trimmingCharacters(in: .whitespaces)) }
         guard !v.isEmpty, v.allSatisfy({ $0 != nil && $0! > 0 && $0!.isFinite }) else {
             throw ValidationError("--thresholds must be positive numbers separated by commas, got '\(thresholds)'")
         }

@@ -129,6 +129,44 @@ struct PrepareCLITests {
         #expect(nameForDir.status != 0 && nameForDir.stderr.contains("--name"), "stderr: \(nameForDir.stderr)")
         let badDriver = try runPLM(["prepare", "nma", "--structure", PrepareFixtures.path("2G3R.pdb"), "--driver", "qr", "--out", out])
         #expect(badDriver.status != 0 && badDriver.stderr.contains("--driver"), "stderr: \(badDriver.stderr)")
+        let emptyThreshold = try runPLM(["prepare", "contact-map", "--structure", PrepareFixtures.path("2G3R.pdb"), "--thresholds", "22,,12",
+                                         "--out", CLIFixtures.temp("t.h5")])
+        #expect(emptyThreshold.status != 0 && emptyThreshold.stderr.contains("--thresholds must be positive numbers"), "stderr: \(emptyThreshold.stderr)")
+    }
+
+    @Test("nma: a C-alpha network in disconnected pieces (two GNM zero modes) fails with the reason; the connected structure is written")
+    func nmaDisconnected() throws {
+        let dir = try PrepareFixtures.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // 2G3R plus a copy of its C-alpha atoms as chain Q, 80 A away along x.
+        let text = try String(contentsOfFile: PrepareFixtures.path("2G3R.pdb"), encoding: .utf8)
+        var copy: [String] = []
+        for line in text.split(separator: "\n") where line.hasPrefix("ATOM") && line.count >= 54 {
+            let chars = Array(line)
+            guard String(chars[12..<16]).trimmingCharacters(in: .whitespaces) == "CA",
+                  let x = Double(String(chars[30..<38]).trimmingCharacters(in: .whitespaces)) else { continue }
+            var c = chars
+            c[21] = "Q"
+            c.replaceSubrange(30..<38, with: Array(String(format: "%8.3f", x + 80)))
+            copy.append(String(c))
+        }
+        #expect(copy.count > 100)
+        let inputs = dir.appendingPathComponent("in")
+        try FileManager.default.createDirectory(at: inputs, withIntermediateDirectories: true)
+        let body = text.split(separator: "\n").filter { !$0.hasPrefix("END") && !$0.hasPrefix("MASTER") }.joined(separator: "\n")
+        try (body + "\n" + copy.joined(separator: "\n") + "\nEND\n").write(to: inputs.appendingPathComponent("two_far.pdb"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(atPath: PrepareFixtures.path("2G3R.pdb"), toPath: inputs.appendingPathComponent("2G3R.pdb").path)
+        let out = dir.appendingPathComponent("nma.h5").path
+        let r = try runPLM(["prepare", "nma", "--structure", inputs.path, "--out", out, "--quiet"])
+        #expect(r.status == 1, "stderr: \(r.stderr)")
+        #expect(r.stderr.contains("nma: 1 written to \(out), 0 skipped, 1 failed"), "stderr: \(r.stderr)")
+        #expect(r.stderr.contains("failed two_far (\(inputs.path)/two_far.pdb): the C-alpha network (15 A cut-off) falls apart into 2 disconnected pieces"), "stderr: \(r.stderr)")
+        let store = try SeqDanceFeatureStore(path: out)
+        #expect(store.names() == ["2G3R"])
+        // Chain A alone is connected and fine.
+        let a = try runPLM(["prepare", "nma", "--structure", inputs.appendingPathComponent("two_far.pdb").path, "--chain", "A",
+                            "--out", dir.appendingPathComponent("a.h5").path, "--quiet"])
+        #expect(a.status == 0, "stderr: \(a.stderr)")
     }
 
     @Test("contact-map: documented layout, values from the distances, padding, append")

@@ -53,6 +53,13 @@ public enum NMAPrepare {
             throw PrepareInputError("\(trace.count) C-alpha atoms exceed --max-residues \(options.maxResidues)")
         }
         let f = try SeqDanceNMA.features(caCoordinates: trace.coordinates, options: options.nma)
+        // A network in pieces (fragments > 15 A apart) has extra zero modes and NaN or
+        // arbitrary features (ProDy gives NaNs); never store them silently.
+        // A connected network has one GNM zero mode; more mean pieces (whose features are
+        // NaN or arbitrary, depending on rounding).
+        if f.zeroModes.gnm > 1 || !(f.residue.allSatisfy(\.isFinite) && f.pair.allSatisfy(\.isFinite)) {
+            throw PrepareInputError("the C-alpha network (15 A cut-off) falls apart into \(max(f.zeroModes.gnm, 2)) disconnected pieces, so its NMA features are undefined; select connected chains with --chain")
+        }
         let sequence = trace.sequence(linker: options.linker)
         let linkerTokens = SeqDanceTokenSpace.tokenCount(options.linker)
         // Token positions (1...L) of each residue: chains separated by the linker tokens.
@@ -93,8 +100,10 @@ public enum NMAPrepare {
             }
             f.close()
         }
-        return try SeqDanceFeatureStore(path: path, mode: .append,
-                                        featureOptions: compress ? .compressed() : .contiguous)
+        let store = try SeqDanceFeatureStore(path: path, mode: .append,
+                                             featureOptions: compress ? .compressed() : .contiguous)
+        try store.flush()   // a new file is complete on disk before any long computation
+        return store
     }
 
     /// Prepares every item into the store at `output` (appending), in parallel.

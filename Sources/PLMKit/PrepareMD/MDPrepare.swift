@@ -117,8 +117,14 @@ public enum MDPrepare {
         // Check the inputs before touching the output, so a bad pair leaves no file behind.
         let top = try MDTopology(contentsOf: URL(fileURLWithPath: topology))
         try checkAtomCounts(topology: top, reader: try openTrajectory(URL(fileURLWithPath: trajectory)))
+        let existed = FileManager.default.fileExists(atPath: out)
         let store = try NMAPrepare.openStore(out, compress: options.compress)
-        defer { store.close() }
+        var wrote = false
+        defer {
+            store.close()
+            // A run that failed (or was interrupted) leaves no new, empty store behind.
+            if !wrote && !existed { try? FileManager.default.removeItem(atPath: out) }
+        }
         if store.contains(name) && !options.overwrite {
             throw HDF5Error(.alreadyExists, file: out, object: "/" + SeqDanceFeatureStore.residueDatasetName(name),
                             "protein '\(name)' is already in the store (pass --overwrite to replace it)")
@@ -126,6 +132,7 @@ public enum MDPrepare {
         let p = try compute(topology: topology, trajectory: trajectory, options: options,
                             progress: progress, shouldStop: shouldStop)
         try write(p, name: name, to: store, options: options)
+        wrote = true
         return MDPrepareSummary(name: name, sequence: p.sequence, residues: p.residues, frames: p.frames,
                                 timings: p.timings)
     }
