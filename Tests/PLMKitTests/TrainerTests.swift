@@ -78,6 +78,39 @@ struct TrainerTests {
         #expect(r.steps == 6 && r.resumedFrom == 0)
     }
 
+    @Test("resume falls back past a damaged newest checkpoint and restores a best/ whose replacement was cut short")
+    func resumeFallback() throws {
+        let p = try writeRecipe(tinyRecipe(steps: 12))
+        let (recipe, _) = try RecipeLoader.load(path: p, registry: testRegistry())
+        let run = tempRun("fallback")
+        defer { try? FileManager.default.removeItem(at: run) }
+        _ = try Trainer(recipe: recipe, runDirectory: run, resume: false, showProgress: false, log: { _ in }).run(stopAfter: 6)
+        #expect(Checkpoints.all(in: run).map(\.0).suffix(2) == [4, 6])
+        // The newest checkpoint's weights are cut short; best/ is caught between its two renames.
+        let weights = run.appendingPathComponent("checkpoint-6/model.safetensors")
+        try Data(try Data(contentsOf: weights).prefix(100)).write(to: weights)
+        let best = run.appendingPathComponent("best")
+        let hadBest = FileManager.default.fileExists(atPath: best.path)
+        if hadBest { try FileManager.default.moveItem(at: best, to: run.appendingPathComponent(".best.old-4242")) }
+        var logged: [String] = []
+        let t = try Trainer(recipe: recipe, runDirectory: run, resume: true, showProgress: false, log: { logged.append($0) })
+        #expect(logged.contains { $0.hasPrefix("cannot resume from checkpoint-6 (") }, "\(logged)")
+        if hadBest {
+            #expect(logged.contains("restored best/ (its replacement was interrupted)") && FileManager.default.fileExists(atPath: best.appendingPathComponent("state.json").path))
+        }
+        let s = try t.run()
+        #expect(s.resumedFrom == 4 && s.steps == 12)
+        // Nothing loads: a clear error naming each checkpoint.
+        for (n, dir) in Checkpoints.all(in: run) {
+            let w = dir.appendingPathComponent("model.safetensors")
+            try Data(try Data(contentsOf: w).prefix(100)).write(to: w)
+            _ = n
+        }
+        #expect { try Trainer(recipe: recipe, runDirectory: run, resume: true, showProgress: false, log: { _ in }) } throws: { e in
+            "\(e)".contains("no checkpoint in") && "\(e)".contains("checkpoint-12:")
+        }
+    }
+
     @Test("length curriculum picks max_length by step")
     func curriculum() throws {
         let p = try writeRecipe(tinyRecipe(steps: 10).replacingOccurrences(of: "  max_length: 48",

@@ -62,10 +62,13 @@ public final class SingleProcessCommunicator: Communicator {
 public enum MPIError: Error, CustomStringConvertible {
     case library(String)
     case call(String, Int32)
+    /// Started as one of several tasks without an MPI environment.
+    case notWired(String)
     public var description: String {
         switch self {
         case let .library(m): return "MPI: \(m)"
         case let .call(f, rc): return "MPI: \(f) failed with error code \(rc)"
+        case let .notWired(m): return "MPI: \(m)"
         }
     }
 }
@@ -235,8 +238,19 @@ public final class MPICommunicator: Communicator {
 /// no `PLM_NO_MPI`), otherwise a single process that never touches MPI.
 public enum Distributed {
     public static func makeCommunicator() throws -> Communicator {
-        guard MPICommunicator.launchedByMPI else { return SingleProcessCommunicator() }
+        guard MPICommunicator.launchedByMPI else {
+            try refuseUnwiredLauncher(ProcessInfo.processInfo.environment)
+            return SingleProcessCommunicator()
+        }
         return try MPICommunicator()
+    }
+
+    /// `srun` without an MPI plugin (`--mpi=pmix` / `pmi2`) starts N copies that know
+    /// nothing of each other: each would train alone into the same run directory. Slurm
+    /// says how many tasks the step has; without an MPI environment that must be 1.
+    public static func refuseUnwiredLauncher(_ env: [String: String]) throws {
+        guard env["PLM_NO_MPI"] == nil, let n = env["SLURM_STEP_NUM_TASKS"].flatMap(Int.init), n > 1 else { return }
+        throw MPIError.notWired("this process is one of \(n) tasks of a Slurm step (SLURM_STEP_NUM_TASKS), but no MPI environment (PMIx/PMI) was set up, so every task would run alone and write the same outputs; launch with `srun --mpi=pmix` (or pmi2, see `srun --mpi=list`) or mpirun, or set PLM_NO_MPI=1 to run the tasks independently on purpose")
     }
 }
 

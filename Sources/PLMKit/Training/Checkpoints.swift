@@ -44,6 +44,26 @@ public enum Checkpoints {
         }.sorted { $0.0 < $1.0 }
     }
 
+    /// Puts back a checkpoint whose replacement was cut short between its two renames
+    /// (`NAME` missing, `.NAME.old-PID` complete); returns the names restored.
+    @discardableResult
+    public static func recover(in run: URL) -> [String] {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: run.path) else { return [] }
+        var restored: [String] = []
+        for n in names.sorted() where n.hasPrefix(".") && n.contains(".old-") {
+            let name = String(n.dropFirst().prefix(upTo: n.range(of: ".old-")!.lowerBound))
+            let from = run.appendingPathComponent(n), to = run.appendingPathComponent(name)
+            guard !name.isEmpty, fm.fileExists(atPath: from.appendingPathComponent("state.json").path) else { continue }
+            if fm.fileExists(atPath: to.appendingPathComponent("state.json").path) {
+                try? fm.removeItem(at: from)   // the replacement finished; the old copy is stale
+            } else if (try? fm.moveItem(at: from, to: to)) != nil {
+                restored.append(name)
+            }
+        }
+        return restored
+    }
+
     /// Deletes all but the newest `keep` checkpoints.
     static func prune(_ run: URL, keep: Int) {
         let list = all(in: run)

@@ -246,8 +246,28 @@ public final class Trainer {
         let fm = FileManager.default
         if start == .evaluate { return }
         if start == .resume {
-            guard let (n, dir) = Checkpoints.latest(in: runDirectory) else { throw TrainingError.noCheckpoint(runDirectory.path) }
-            try loadCheckpoint(dir)
+            if communicator.isRoot {
+                for name in Checkpoints.recover(in: runDirectory) { log("restored \(name)/ (its replacement was interrupted)") }
+            }
+            communicator.barrier()
+            // The newest checkpoint that loads (they are written atomically, but a disk can
+            // still damage one): an unreadable one is reported and the one before it is tried.
+            var loaded: Int? = nil
+            var failures: [String] = []
+            for (n, dir) in Checkpoints.all(in: runDirectory).reversed() {
+                do {
+                    try loadCheckpoint(dir)
+                    loaded = n
+                    break
+                } catch {
+                    failures.append("checkpoint-\(n): \(error)")
+                    log("cannot resume from checkpoint-\(n) (\(error)); trying the one before it")
+                }
+            }
+            guard let n = loaded else {
+                if failures.isEmpty { throw TrainingError.noCheckpoint(runDirectory.path) }
+                throw TrainingError.checkpointMismatch("no checkpoint in \(runDirectory.path) loads: " + failures.joined(separator: "; "))
+            }
             step = n
             resumedFrom = n
         } else if communicator.isRoot && (fm.fileExists(atPath: runDirectory.appendingPathComponent("metrics.jsonl").path)
@@ -746,8 +766,17 @@ public final class Trainer {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try enc.encode(state).write(to: tmp.appendingPathComponent("state.json"))
-        if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
-        try fm.moveItem(at: tmp, to: final)
+        if fm.fileExists(atPath: final.path) {
+            // Replace by two renames, never delete-then-move: a kill between them leaves the
+            // previous copy as `.NAME.old-PID`, which `Checkpoints.recover` puts back.
+            let old = runDirectory.appendingPathComponent(".\(name).old-\(getpid())")
+            try? fm.removeItem(at: old)
+            try fm.moveItem(at: final, to: old)
+            try fm.moveItem(at: tmp, to: final)
+            try? fm.removeItem(at: old)
+        } else {
+            try fm.moveItem(at: tmp, to: final)
+        }
         if name.hasPrefix("checkpoint-") { Checkpoints.prune(runDirectory, keep: recipe.training.keepCheckpoints) }
     }
 
