@@ -269,6 +269,38 @@ struct MPICLITests {
         #expect(global == 0 && (per.first?.1 ?? 0) == 0, "resumed run differs from the uninterrupted one: \(global), \(per.prefix(3))")
     }
 
+    @Test("a frozen rank (SIGSTOP): the other ends itself after PLM_MPI_STALL_SECONDS with a message, and the job ends")
+    func frozenRank() throws {
+        let run = CLIFixtures.temp("mpi-frozen")
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let tag = "frozen-\(UUID().uuidString)"
+        let (p, _, errFile) = try S.start(np: 2, ["train", S.quickstart] + S.sets(steps: 100_000, batch: 4) + ["--out", run, "--quiet"],
+                                          mca: ["-x", "PLM_MPI_STALL_SECONDS=3"], tag: tag)
+        var victim: pid_t? = nil
+        defer {
+            if let v = victim { kill(v, SIGKILL) }
+            if p.isRunning { p.terminate() }
+            try? FileManager.default.removeItem(atPath: errFile)
+        }
+        let deadline = Date().addingTimeInterval(300)
+        func trainLines() -> Int {
+            ((try? String(contentsOfFile: run + "/metrics.jsonl", encoding: .utf8)) ?? "").components(separatedBy: "\"split\":\"train\"").count - 1
+        }
+        while Date() < deadline && trainLines() < 2 && p.isRunning { Thread.sleep(forTimeInterval: 0.05) }
+        victim = S.pid(ofRank: 1, tag: tag)
+        guard let v = victim else { Issue.record("rank 1 not found"); return }
+        kill(v, SIGSTOP)
+        let stopped = Date()
+        while p.isRunning && Date().timeIntervalSince(stopped) < 60 { Thread.sleep(forTimeInterval: 0.1) }
+        let waited = Date().timeIntervalSince(stopped)
+        #expect(!p.isRunning, "the job still runs \(waited) s after a rank froze")
+        let stderr = (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? ""
+        #expect(stderr.contains("plm rank 0/2: no progress for 3 s (PLM_MPI_STALL_SECONDS): a peer rank is stuck"), "stderr: \(stderr)")
+        #expect(waited < 30, "job took \(waited) s to end")
+        if !p.isRunning { #expect(p.terminationStatus != 0) }
+        print("frozen rank: job ended \(String(format: "%.1f", waited)) s after SIGSTOP")
+    }
+
     #if os(Linux)
     @Test("SIGUSR1 to mpirun: every rank stops after the same step, rank 0 saves it, exit 130; --resume reaches the uninterrupted result")
     func usr1Stop() throws {

@@ -133,6 +133,11 @@ public final class Trainer {
     public let communicator: Communicator
     /// Gradient all-reduce bucket size in floats (`PLM_ALLREDUCE_BUCKET_MB`, default 4 MB).
     let bucketElements: Int
+    /// Under MPI, ends this rank when nothing moves for a long time (a frozen peer).
+    var watchdog: StallWatchdog? = nil
+
+    /// Progress for the stall watchdog.
+    @inline(__always) func progressed() { watchdog?.touch() }
 
     /// Builds everything a recipe names. With `resume`, loads the newest
     /// checkpoint in `runDirectory`; otherwise the directory must not hold a run.
@@ -177,6 +182,15 @@ public final class Trainer {
         self.log = communicator.isRoot ? log : { _ in }
         self.showProgress = showProgress && communicator.isRoot
         self.communicator = communicator
+        if communicator.isDistributed && start != .evaluate {
+            // From here on every collective (the resume barrier, the rank check, each step) is watched.
+            watchdog = StallWatchdog(seconds: StallWatchdog.configuredSeconds, message: """
+                plm rank \(communicator.rank)/\(communicator.size): no progress for {seconds} s (PLM_MPI_STALL_SECONDS): a peer rank is \
+                stuck or unreachable; ending this rank so the launcher ends the job; continue from the newest checkpoint with \
+                --resume \(runDirectory.path)
+
+                """)
+        }
         let mb = ProcessInfo.processInfo.environment["PLM_ALLREDUCE_BUCKET_MB"].flatMap(Double.init) ?? 4
         bucketElements = max(1024, Int(mb * 262_144))
         resolvedYAML = try RecipeLoader.resolvedYAML(recipe)
@@ -401,6 +415,7 @@ public final class Trainer {
             try checkRanksAgree()
         }
         if let r = resumedFrom { log("resuming from step \(r)") }
+        defer { watchdog?.stop(); watchdog = nil }
         var allReduceSeconds = 0.0, waitSeconds = 0.0, allReduceSteps = 0
 
         let total = recipe.training.steps
@@ -445,6 +460,7 @@ public final class Trainer {
                     // runs with dropout are equivalent in distribution, not bit for bit.
                     let ctx = ForwardContext(rng: rng(.dropout, step, si + 4096 * communicator.rank, micro))
                     let out = try encoder.encode(batch: b, request: request, context: ctx)
+                    progressed()
                     for ti in active {
                         let res = try targets[ti].loss(b, output: out, encoder: encoder, context: ctx)
                         let key = sources.count > 1 ? "\(targetNames[ti])/\(b.source)" : targetNames[ti]
@@ -499,6 +515,7 @@ public final class Trainer {
             optimizer.step(lr: lr)
             for (_, p) in parameters { p.value.grad = nil }
             step += 1
+            progressed()
             tokensTotal += stepTokens
             window.add("loss", stepLoss)
             lastLoss = stepLoss
@@ -649,6 +666,7 @@ public final class Trainer {
                     let request = active.reduce(EncoderRequest()) { $0.union(targets[$1].request) }
                     let ctx = ForwardContext()
                     let out = try encoder.encode(batch: b, request: request, context: ctx)
+                    progressed()
                     var total = 0.0
                     for ti in active {
                         let res = try targets[ti].loss(b, output: out, encoder: encoder, context: ctx)
@@ -778,6 +796,7 @@ public final class Trainer {
             try fm.moveItem(at: tmp, to: final)
         }
         if name.hasPrefix("checkpoint-") { Checkpoints.prune(runDirectory, keep: recipe.training.keepCheckpoints) }
+        progressed()
     }
 
     /// Every rank must start from the same step and parameters: compares a
