@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Markdown table of PLMKit/PyTorch ratios from bench/run.sh's runs.jsonl.
 
-Medians over rounds of tokens/s and peak RSS per (preset, mode, label);
+Medians over rounds of tokens/s and peak RSS per (preset, mode, label), and
+the PLMKit/PyTorch ratio within each round as median [min-max];
 labels: plmkit (OpenBLAS core as detected), plmkit-haswell
 (OPENBLAS_CORETYPE=Haswell), pytorch.
 """
@@ -28,7 +29,7 @@ def main(path):
         cs = {d.get("blas_core", "?") for d in runs.get((p, m, label), [])}
         return "/".join(sorted(cs))
 
-    print("| preset | mode | PLMKit tok/s (%s) | PLMKit tok/s (Haswell) | PyTorch tok/s | ratio (%s) | ratio (Haswell) "
+    print("| preset | mode | PLMKit tok/s (%s) | PLMKit tok/s (Haswell) | PyTorch tok/s | ratio per round (%s) | ratio per round (Haswell) "
           "| PLMKit peak RSS MiB | PyTorch peak RSS MiB | RSS ratio | rounds |"
           % (core(*keys[0], "plmkit") if keys else "?", core(*keys[0], "plmkit") if keys else "?"))
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -39,7 +40,15 @@ def main(path):
         ra = med(p, m, "plmkit", "peak_rss_bytes") / 2**20
         rt = med(p, m, "pytorch", "peak_rss_bytes") / 2**20
         n = min(len(runs.get((p, m, lab), [])) for lab in ("plmkit", "plmkit-haswell", "pytorch"))
-        print(f"| {p} | {m} | {a:.0f} | {h:.0f} | {t:.0f} | {a / t:.2f}x | {h / t:.2f}x | {ra:.0f} | {rt:.0f} | {ra / rt:.2f}x | {n} |")
+
+        def per_round(label):
+            # Runs of one round are adjacent in the file: the k-th run of each label is round k.
+            r = [x["tokens_per_second"] / y["tokens_per_second"]
+                 for x, y in zip(runs.get((p, m, label), []), runs.get((p, m, "pytorch"), []))]
+            return f"{statistics.median(r):.2f}x [{min(r):.2f}-{max(r):.2f}]" if r else "-"
+
+        print(f"| {p} | {m} | {a:.0f} | {h:.0f} | {t:.0f} | {per_round('plmkit')} | {per_round('plmkit-haswell')} "
+              f"| {ra:.0f} | {rt:.0f} | {ra / rt:.2f}x | {n} |")
 
 
 if __name__ == "__main__":
