@@ -172,6 +172,12 @@ public final class FusionEncoder: ProteinFeatureEncoder, EsmBackedEncoder {
 /// (the structure token removed, so rows line up with the input tokens);
 /// protein feature = mean ESM over residues ‖ summed graph features.
 /// `graph: false` runs plain ESM-2 (identical outputs).
+///
+/// `weights: DIR` starts from a fusion checkpoint (a `3dprotlm` run's `best/`
+/// or `checkpoint-N/`): the ESM part from its `model.safetensors` +
+/// `config.json` (so `sequence:` may be left out) and the graph branch from its
+/// `fusion.safetensors`, loaded strictly — `graph_dim` and `inject_every` must
+/// match the run that wrote it.
 public struct FusionEncoderConfig: EncoderPluginConfig {
     public static let category = PluginCategory.encoder
     public var sequence: EsmEncoderConfig
@@ -179,14 +185,23 @@ public struct FusionEncoderConfig: EncoderPluginConfig {
     public var graphDim: Int
     public var injectEvery: Int
     public var graph: GraphSettings
+    public var weights: RecipePath?
 
     enum CodingKeys: String, CodingKey {
         case sequence, graphBranch = "graph", graphDim = "graph_dim", injectEvery = "inject_every", radius, knn, minSeparation = "min_separation"
+        case weights
     }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        sequence = try c.decode(EsmEncoderConfig.self, forKey: .sequence)
+        weights = try c.decodeIfPresent(RecipePath.self, forKey: .weights)
+        if let w = weights, !c.contains(.sequence) {
+            sequence = EsmEncoderConfig(weights: w)
+        } else if c.contains(.sequence) {
+            sequence = try c.decode(EsmEncoderConfig.self, forKey: .sequence)
+        } else {
+            throw recipeError(decoder, key: CodingKeys.sequence, "give 'sequence' (an esm2 section) or 'weights' (a fusion checkpoint directory)")
+        }
         graphBranch = try c.decodeIfPresent(Bool.self, forKey: .graphBranch) ?? true
         graphDim = try c.decodeIfPresent(Int.self, forKey: .graphDim) ?? 128
         injectEvery = try c.decodeIfPresent(Int.self, forKey: .injectEvery) ?? 5
@@ -200,6 +215,7 @@ public struct FusionEncoderConfig: EncoderPluginConfig {
         try c.encode(sequence, forKey: .sequence); try c.encode(graphBranch, forKey: .graphBranch)
         try c.encode(graphDim, forKey: .graphDim); try c.encode(injectEvery, forKey: .injectEvery)
         try c.encode(graph.radius, forKey: .radius); try c.encode(graph.knn, forKey: .knn); try c.encode(graph.minSeparation, forKey: .minSeparation)
+        try c.encodeIfPresent(weights, forKey: .weights)
     }
 
     public func makeEncoder(_ ctx: BuildContext) throws -> ProteinEncoder {
@@ -211,6 +227,16 @@ public struct FusionEncoderConfig: EncoderPluginConfig {
             branch = FusionBranch(hidden: esm.hiddenSize, graphDim: graphDim, injections: k)
             branch!.initialize(seed: ctx.seed ^ 0x4655_5349)  // "FUSI"
         }
-        return FusionEncoder(lm: esm.model, branch: branch, settings: graph, injectEvery: injectEvery)
+        let encoder = FusionEncoder(lm: esm.model, branch: branch, settings: graph, injectEvery: injectEvery)
+        if let w = weights {
+            if graphBranch && !FileManager.default.fileExists(atPath: w.url.appendingPathComponent(FusionEncoder.fileName).path) {
+                throw TrainingError.plugin("fusion.weights \(w.path): no \(FusionEncoder.fileName), so not a fusion checkpoint (for ESM-2 weights alone use sequence.weights)")
+            }
+            do { try encoder.load(from: w.url) } catch {
+                throw TrainingError.plugin("fusion.weights \(w.path): \(error) (graph_dim \(graphDim) and inject_every \(injectEvery) must match the run that wrote it)")
+            }
+            ctx.log("fusion: encoder and graph branch loaded from \(w.path)")
+        }
+        return encoder
     }
 }

@@ -240,6 +240,30 @@ struct FusionTests {
             let diff = zip(a.protein, b.protein).map { abs($0 - $1) / max(1, abs($0)) }.max() ?? 0
             #expect(diff < 1e-4, "\(name): batch 1 vs 4 differ by \(diff)")
         }
+
+        // The downstream recipe starts from this pre-trained fusion encoder (`weights:`): ESM and
+        // graph branch exactly as saved; a different graph_dim or a plain ESM directory is refused.
+        let tune = RepoFixtures.root.appendingPathComponent("recipes/tune-fusion-multilabel.yaml").path
+        func downstream(_ encoder: String) throws -> Trainer {
+            let (r, _) = try RecipeLoader.load(path: tune, overrides: ["model.encoder=\(encoder)", "data.max_length=64"], registry: testRegistry())
+            return try Trainer(recipe: r, runDirectory: URL(fileURLWithPath: RepoFixtures.temp("fusion-from-pretrained")), resume: false,
+                               showProgress: false, log: { _ in })
+        }
+        let t = try downstream("{kind: fusion, weights: \(ck.path), graph_dim: 16, inject_every: 1}")
+        let fused = try #require(t.encoder as? FusionEncoder)
+        let saved = try SafeTensorsFile(url: ck.appendingPathComponent("fusion.safetensors")).tensors(copy: true)
+        let branch = try #require(fused.branch).stateDict()
+        #expect(!saved.isEmpty && Set(saved.keys) == Set(branch.keys))
+        for (k, v) in saved { #expect(branch[k]?.toArray() == v.toArray(), "\(k) not loaded") }
+        let esm = try SafeTensorsFile(url: ck.appendingPathComponent("model.safetensors")).tensors(copy: true)
+        let lm = fused.lm.stateDict()
+        let shared = esm.keys.filter { lm[$0] != nil }
+        #expect(shared.count > 10 && shared.allSatisfy { lm[$0]!.toArray() == esm[$0]!.toArray() })
+        do { _ = try downstream("{kind: fusion, weights: \(ck.path), graph_dim: 8, inject_every: 1}"); Issue.record("graph_dim 8 accepted") }
+        catch { #expect("\(error)".contains("graph_dim 8 and inject_every 1 must match"), "\(error)") }
+        let plain = RepoFixtures.root.appendingPathComponent("examples/seqdance/tiny-esm").path
+        do { _ = try downstream("{kind: fusion, weights: \(plain), graph_dim: 16, inject_every: 1}"); Issue.record("a plain ESM directory accepted") }
+        catch { #expect("\(error)".contains("not a fusion checkpoint"), "\(error)") }
     }
 
     @Test("tune-fusion-multilabel.yaml: multi-label BCE on structures falls")

@@ -59,6 +59,13 @@ public struct EsmEncoderConfig: EncoderPluginConfig {
         case positionEmbedding = "position_embedding", weights, initScheme = "init", dropout, attentionDropout = "attention_dropout"
     }
 
+    /// An encoder that loads `weights` (a HuggingFace-layout ESM directory) with every other key at its default.
+    public init(weights: RecipePath) {
+        self.weights = weights
+        positionEmbedding = "rotary"
+        initScheme = "hf"
+    }
+
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         preset = try c.decodeIfPresent(String.self, forKey: .preset)
