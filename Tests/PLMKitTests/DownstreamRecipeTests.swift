@@ -288,6 +288,32 @@ struct DownstreamRecipeTests {
         }
     }
 
+    @Test("adapters existing: a new set trains beside an earlier run's set, which stays bit-identical and frozen")
+    func adapterSets() throws {
+        let (_, first) = try train("tune-adapters-ss.yaml", steps: 4, extra: ["optimizer.lr=0.01"])
+        defer { try? FileManager.default.removeItem(at: first) }
+        let ck1 = first.appendingPathComponent("checkpoint-4")
+        let old = try SafeTensorsFile(url: ck1.appendingPathComponent("adapters.safetensors")).tensors(copy: true)
+        #expect(!old.isEmpty && old.keys.allSatisfy { $0.contains(".adapters.ss.") }, "\(old.keys.sorted().prefix(3))")
+        let (t, second) = try train("tune-adapters-ss.yaml", steps: 4, extra: [
+            "optimizer.lr=0.01", "model.tuning={kind: adapters, name: task2, mode: parallel, bottleneck: 8, layers: {top: 1}, existing: \(ck1.path)}"])
+        defer { try? FileManager.default.removeItem(at: second) }
+        // Only the new set (and the head) train.
+        let trainable = t.parameters.map(\.name).filter { !$0.hasPrefix("heads.") }
+        #expect(!trainable.isEmpty && trainable.allSatisfy { $0.contains(".adapters.task2.") }, "\(trainable)")
+        let saved = try SafeTensorsFile(url: second.appendingPathComponent("checkpoint-4/adapters.safetensors")).tensors(copy: true)
+        for (k, v) in old { #expect(saved[k]?.toArray() == v.toArray(), "\(k) changed or missing") }
+        let new = saved.filter { $0.key.contains(".adapters.task2.") }
+        #expect(!new.isEmpty && new.count + old.count == saved.count)
+        // The new set's up-projections start at zero and moved.
+        #expect(new.contains { $0.key.contains("up") && $0.value.toArray().contains { $0 != 0 } }, "\(new.keys.sorted())")
+        // A name already used by the earlier run is refused.
+        do {
+            _ = try train("tune-adapters-ss.yaml", steps: 2, extra: ["model.tuning={kind: adapters, name: ss, existing: \(ck1.path)}"])
+            Issue.record("a repeated set name was accepted")
+        } catch { #expect("\(error)".contains("set 'ss' already exists"), "\(error)") }
+    }
+
     @Test("lora checkpoint: adapters + tuning.json, frozen base weights, reloads to the same outputs")
     func loraCheckpoint() throws {
         let steps = 6

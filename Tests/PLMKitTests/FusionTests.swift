@@ -276,6 +276,25 @@ struct FusionTests {
         #expect(late < early, "\(loss)")
     }
 
+    @Test("multi-label on held-out structures: whole-set Fmax, AUROC and the label-frequency baseline are evaluated")
+    func multilabelValidation() throws {
+        let (_, run) = try train("tune-fusion-multilabel.yaml", ["data.max_length=64", "training.steps=8", "training.log_every=4",
+                                                                 "training.eval_every=4", "data.sources.0.validation_fraction=0.4",
+                                                                 "training.checkpoint_every=1000"])
+        defer { try? FileManager.default.removeItem(at: run) }
+        let lines = try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["split"] as? String == "validation" }
+        #expect(lines.count == 2)
+        let v = try #require(lines.last)
+        for k in ["classification/fmax", "classification/auroc", "classification/baseline_fmax"] {
+            let x = try #require(v[k] as? Double, "validation lacks \(k): \(v)")
+            #expect(x >= 0 && x <= 1, "\(k) = \(x)")
+        }
+        // Fmax is a maximum over thresholds of an F1: at least the F1 of predicting every label (> 0 with any positive).
+        #expect((v["classification/fmax"] as? Double ?? 0) > 0)
+    }
+
     @Test("lora on the fusion encoder: the ESM base stays frozen, LoRA and the graph branch train, N + resume + N equals 2N")
     func loraFusion() throws {
         let sets = ["model.tuning={kind: lora, rank: 4, alpha: 8}", "data.max_length=64", "training.steps=4", "training.log_every=1",
