@@ -118,8 +118,11 @@ public struct LoRAConfig: TuningPluginConfig {
     public var layers: LayerSelection
     /// Also train the LM head (when the task uses it).
     public var lmHead: Bool
+    /// An adapter-only checkpoint (`tuning.json` + `adapters.safetensors`) whose LoRA modules are
+    /// put onto the base and trained further; the layout (rank, alpha, targets, layers) is theirs.
+    public var weights: RecipePath?
 
-    enum CodingKeys: String, CodingKey { case rank, alpha, dropout, targets, layers, lmHead = "lm_head" }
+    enum CodingKeys: String, CodingKey { case rank, alpha, dropout, targets, layers, lmHead = "lm_head", weights }
 
     public static let defaultTargets = ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"]
 
@@ -131,6 +134,12 @@ public struct LoRAConfig: TuningPluginConfig {
         targets = try c.decodeIfPresent([String].self, forKey: .targets) ?? Self.defaultTargets
         layers = try c.decodeIfPresent(LayerSelection.self, forKey: .layers) ?? .all
         lmHead = try c.decodeIfPresent(Bool.self, forKey: .lmHead) ?? false
+        weights = try c.decodeIfPresent(RecipePath.self, forKey: .weights)
+        if weights != nil {
+            for k in [CodingKeys.rank, .alpha, .targets, .layers] where c.contains(k) {
+                throw recipeError(decoder, key: k, "comes from the checkpoint given as 'weights' (its tuning.json); remove it")
+            }
+        }
         if rank < 1 { throw recipeError(decoder, key: CodingKeys.rank, "must be at least 1") }
         if !(0..<1).contains(dropout) { throw recipeError(decoder, key: CodingKeys.dropout, "must be in [0, 1)") }
         if targets.isEmpty { throw recipeError(decoder, key: CodingKeys.targets, "name at least one module") }
@@ -138,6 +147,17 @@ public struct LoRAConfig: TuningPluginConfig {
             throw recipeError(decoder, key: CodingKeys.targets, "'\(dup)' is listed more than once")
         }
         if !(alpha > 0 && alpha.isFinite) { throw recipeError(decoder, key: CodingKeys.alpha, "must be a positive number, got \(alpha)") }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        if let weights {
+            try c.encode(weights, forKey: .weights)
+        } else {
+            try c.encode(rank, forKey: .rank); try c.encode(alpha, forKey: .alpha)
+            try c.encode(targets, forKey: .targets); try c.encode(layers, forKey: .layers)
+        }
+        try c.encode(dropout, forKey: .dropout); try c.encode(lmHead, forKey: .lmHead)
     }
 
     /// The Linear module `target` names in `modules` (exact name, else the one whose name ends with
@@ -163,6 +183,15 @@ final class LoRAStrategy: TuningStrategy {
     func apply(to encoder: ProteinEncoder) throws {
         let m = try esmModel(encoder, "lora")
         m.setTrainable(false)
+        if let w = config.weights {
+            do { try m.loadTuning(from: w.url) } catch {
+                throw TrainingError.plugin("lora.weights \(w.path): \(error)")
+            }
+            let n = m.tuningManifest().lora.count
+            guard n > 0 else { throw TrainingError.plugin("lora.weights \(w.path): its tuning.json lists no LoRA modules") }
+            if config.lmHead { m.lmHead.setTrainable(true) }
+            return
+        }
         var rng = RNG(seed: seed ^ 0x10_7A)
         var attached = 0
         for i in try config.layers.indices(count: m.esm.layers.count) {

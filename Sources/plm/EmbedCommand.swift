@@ -32,6 +32,8 @@ struct Embed: ParsableCommand {
 
     @Option(help: "Model: HuggingFace ESM directory (config.json + model.safetensors), PLMKit run directory, or a checkpoint in one.")
     var model: String
+    @Option(help: "An adapter-only checkpoint (tuning.json + adapters.safetensors, e.g. a LoRA run's checkpoint) to put onto the --model base first.")
+    var adapters: String?
     @Option(help: "Input FASTA.")
     var fasta: String?
     @Option(help: "Input structures (PDB/mmCIF file, directory or list file) for a run whose encoder reads structures.")
@@ -90,6 +92,7 @@ struct Embed: ParsableCommand {
             let run = try ModelSource.run(for: model)
             let kind = run.flatMap { ModelSource.encoderKind(ofRun: $0.run) }
             if structures != nil || (kind != nil && kind != "esm2") {
+                if adapters != nil { throw EmbedError.badOption("--adapters applies to an ESM-2 model read with --fasta") }
                 guard let run else {
                     throw EmbedError.badOption("--structures needs --model to be a PLMKit run directory or a checkpoint in one (its recipe says how to build the encoder)")
                 }
@@ -105,7 +108,7 @@ struct Embed: ParsableCommand {
             o.overwrite = overwrite; o.showProgress = !quiet && comm.isRoot
             let records = try FASTAReader.read(url: URL(fileURLWithPath: fasta))
             guard !records.isEmpty else { throw EmbedError.badOption("\(fasta) holds no FASTA records") }
-            let m = try ModelSource.loadMaskedLM(run?.checkpoint.path ?? model)   // the run's checkpoint, resolved once
+            let m = try ModelSource.loadMaskedLM(run?.checkpoint.path ?? model, adapters: adapters)   // the run's checkpoint, resolved once
             if !comm.isDistributed { InterruptFlag.shared.install() }
             let mine = comm.shard(records)
             let target = comm.isDistributed ? comm.shardPath(out, rank: comm.rank) : out

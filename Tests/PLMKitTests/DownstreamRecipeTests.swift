@@ -314,6 +314,39 @@ struct DownstreamRecipeTests {
         } catch { #expect("\(error)".contains("set 'ss' already exists"), "\(error)") }
     }
 
+    @Test("adapter-only LoRA checkpoint: tuning.json + adapters.safetensors alone go onto the base (inference and lora.weights)")
+    func adapterOnly() throws {
+        let (_, run) = try train("tune-lora-ss.yaml", steps: 4, extra: ["optimizer.lr=0.01"])
+        defer { try? FileManager.default.removeItem(at: run) }
+        let ck = run.appendingPathComponent("checkpoint-4")
+        let only = URL(fileURLWithPath: RepoFixtures.temp("lora-only"))
+        defer { try? FileManager.default.removeItem(at: only) }
+        try FileManager.default.createDirectory(at: only, withIntermediateDirectories: true)
+        for f in ["tuning.json", "adapters.safetensors"] {
+            try FileManager.default.copyItem(at: ck.appendingPathComponent(f), to: only.appendingPathComponent(f))
+        }
+        let base = RepoFixtures.root.appendingPathComponent("examples/tuning/tiny-esm-mlm").path
+        let tuned = try ModelSource.loadMaskedLM(base, adapters: only.path)
+        let full = try EsmForMaskedLM.load(directory: ck)
+        let tokens = IndexTensor(shape: [1, 12], values: [0, 20, 15, 7, 4, 5, 10, 8, 9, 16, 11, 2] as [Int32])
+        let a = withNoGrad { tuned.logits(tokens) }.toArray(), b = withNoGrad { full.logits(tokens) }.toArray()
+        let plain = withNoGrad { try! EsmForMaskedLM.load(directory: URL(fileURLWithPath: base)).logits(tokens) }.toArray()
+        #expect(a == b, "base + adapter-only checkpoint differs from the full checkpoint")
+        #expect(a != plain, "the adapters changed nothing")
+        // Training further from it: the LoRA layout and values come from the checkpoint, only LoRA (and the head) train.
+        let t = try build("tune-lora-ss.yaml", ["model.tuning={kind: lora, weights: \(only.path)}"])
+        let names = t.parameters.map(\.name).filter { !$0.hasPrefix("heads.") }
+        let saved = try SafeTensorsFile(url: only.appendingPathComponent("adapters.safetensors")).tensors(copy: true)
+        #expect(names.count == saved.count && names.allSatisfy { $0.contains(".lora_") }, "trainable \(names) vs saved \(saved.keys.sorted())")
+        let model = (t.encoder as! EsmEncoder).model
+        let state = model.stateDict()
+        for (k, v) in saved { #expect(state[k]?.toArray() == v.toArray(), "\(k) not loaded") }
+        #expect(message { _ = try build("tune-lora-ss.yaml", ["model.tuning={kind: lora, weights: \(only.path), rank: 4}"]) }
+            .contains("model.tuning.rank: comes from the checkpoint given as 'weights'"))
+        try FileManager.default.removeItem(at: only.appendingPathComponent("adapters.safetensors"))
+        #expect(message { _ = try ModelSource.loadMaskedLM(base, adapters: only.path) }.contains("adapters.safetensors"))
+    }
+
     @Test("lora checkpoint: adapters + tuning.json, frozen base weights, reloads to the same outputs")
     func loraCheckpoint() throws {
         let steps = 6

@@ -6,10 +6,13 @@ import Yams
 public enum ModelSourceError: Error, CustomStringConvertible, Equatable {
     case notFound(path: String)
     case notAModel(path: String)
+    case notAdapters(path: String)
 
     public var description: String {
         switch self {
         case let .notFound(path): return "model path \(path) does not exist"
+        case let .notAdapters(path):
+            return "\(path) is not an adapter checkpoint: expected a directory with tuning.json and adapters.safetensors (a tuned run's checkpoint)"
         case let .notAModel(path):
             return "\(path) is not a model: expected a directory with config.json and model.safetensors (HuggingFace layout)"
         }
@@ -49,6 +52,20 @@ public enum ModelSource {
 
     /// Loads a HuggingFace ESM directory (config.json + model.safetensors), or
     /// the checkpoint a PLMKit run directory stands for (`run(for:)`).
+    /// With `adapters`, an adapter-only checkpoint (`tuning.json` + `adapters.safetensors`) is
+    /// put onto the loaded model (`EsmForMaskedLM.loadTuning(from:)`, strict).
+    public static func loadMaskedLM(_ path: String, adapters: String?) throws -> EsmForMaskedLM {
+        let m = try loadMaskedLM(path)
+        if let adapters {
+            guard FileManager.default.fileExists(atPath: URL(fileURLWithPath: adapters).appendingPathComponent("tuning.json").path) else {
+                throw ModelSourceError.notAdapters(path: adapters)
+            }
+            try m.loadTuning(from: URL(fileURLWithPath: adapters))
+            m.train(false)
+        }
+        return m
+    }
+
     public static func loadMaskedLM(_ path: String) throws -> EsmForMaskedLM {
         if let (_, checkpoint) = try run(for: path), checkpoint.path != URL(fileURLWithPath: path).standardizedFileURL.path {
             return try loadMaskedLM(checkpoint.path)

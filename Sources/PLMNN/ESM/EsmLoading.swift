@@ -20,16 +20,24 @@ extension EsmForMaskedLM {
     /// attaches the LoRA/adapter modules it lists and loads
     /// `adapters.safetensors` strictly (PLMKit checkpoints of tuned runs).
     public func loadDirectoryWeights(_ directory: URL, copy: Bool = false) throws {
-        let manifestURL = directory.appendingPathComponent("tuning.json")
-        if FileManager.default.fileExists(atPath: manifestURL.path) {
-            let m: TuningManifest
-            do { m = try JSONDecoder().decode(TuningManifest.self, from: Data(contentsOf: manifestURL)) } catch {
-                throw TuningLoadError(message: "\(manifestURL.path): not a tuning manifest (\(error))")
-            }
-            try apply(m)
-            try loadTuningWeights(from: directory.appendingPathComponent("adapters.safetensors"))
+        if FileManager.default.fileExists(atPath: directory.appendingPathComponent("tuning.json").path) {
+            try loadTuning(from: directory)
         }
         try loadWeights(from: directory.appendingPathComponent("model.safetensors"), copy: copy)
+    }
+
+    /// Puts an adapter-only checkpoint onto this (base) model: attaches the LoRA /
+    /// adapter modules `directory/tuning.json` lists and loads `directory/adapters.safetensors`
+    /// strictly by name (a missing, unused or mis-shaped tensor is an error). The directory
+    /// needs no base weights: any PLMKit checkpoint of a tuned run, or just those two files.
+    public func loadTuning(from directory: URL) throws {
+        let manifestURL = directory.appendingPathComponent("tuning.json")
+        let m: TuningManifest
+        do { m = try JSONDecoder().decode(TuningManifest.self, from: Data(contentsOf: manifestURL)) } catch {
+            throw TuningLoadError(message: "\(manifestURL.path): not a tuning manifest (\(error))")
+        }
+        try apply(m)
+        try loadTuningWeights(from: directory.appendingPathComponent("adapters.safetensors"))
     }
 
     /// Loads base weights from a safetensors file with HF names (strict, as
