@@ -141,6 +141,9 @@ public protocol DataSource: AnyObject {
     /// (e.g. a CSV's split column); nil: the trainer puts it in training or
     /// validation by a hash of the id and `validation_fraction`.
     func split(of index: Int) -> ExampleSplit?
+    /// Residues of example `index` (what `training.length_buckets` sorts by;
+    /// override when reading a whole example is expensive).
+    func length(at index: Int) throws -> Int
 }
 
 /// The part of a run an example serves. Validation examples pick the best
@@ -153,6 +156,7 @@ public enum ExampleSplit: String, Sendable, CaseIterable {
 extension DataSource {
     public func id(at index: Int) throws -> String { try example(at: index).id }
     public func split(of index: Int) -> ExampleSplit? { nil }
+    public func length(at index: Int) throws -> Int { max(try example(at: index).tokens.count - 2, 0) }
 }
 
 /// The keys every data source shares — `name`, `weight` (default 1),

@@ -116,11 +116,16 @@ public struct Recipe: Codable {
         public var threads: Int?
         /// Stop when the validation loss has not improved for `patience` evaluations.
         public var earlyStopping: EarlyStoppingSection?
+        /// Length bucketing: each window of this many consecutive (global) batches of a
+        /// source's shuffled epoch order is sorted by length and cut into batches, which
+        /// are shuffled again, so a batch holds similar lengths and pads little. nil: off.
+        public var lengthBuckets: Int?
 
         enum CodingKeys: String, CodingKey {
             case steps, batchSize = "batch_size", gradAccumulation = "grad_accumulation", clip
             case logEvery = "log_every", evalEvery = "eval_every", checkpointEvery = "checkpoint_every"
             case keepCheckpoints = "keep_checkpoints", threads, earlyStopping = "early_stopping"
+            case lengthBuckets = "length_buckets"
         }
 
         public init(from decoder: Decoder) throws {
@@ -135,6 +140,10 @@ public struct Recipe: Codable {
             keepCheckpoints = try c.decodeIfPresent(Int.self, forKey: .keepCheckpoints) ?? 2
             threads = try c.decodeIfPresent(Int.self, forKey: .threads)
             earlyStopping = try c.decodeIfPresent(EarlyStoppingSection.self, forKey: .earlyStopping)
+            lengthBuckets = try c.decodeIfPresent(Int.self, forKey: .lengthBuckets)
+            if let w = lengthBuckets, w < 2 {
+                throw recipeError(decoder, key: CodingKeys.lengthBuckets, "must be at least 2 (batches per sorting window), got \(w); leave it out to turn bucketing off")
+            }
         }
     }
 

@@ -135,6 +135,10 @@ public final class Trainer {
     let bucketElements: Int
     /// Under MPI, ends this rank when nothing moves for a long time (a frozen peer).
     var watchdog: StallWatchdog? = nil
+    /// Per source: the newest epoch order (`epochOrder`).
+    var orderCache: [Int: (epoch: Int, order: [Int])] = [:]
+    /// Per source: residues of each training example by example index (`training.length_buckets`).
+    public private(set) var trainLengths: [Int: [Int: Int]] = [:]
 
     /// Progress for the stall watchdog.
     @inline(__always) func progressed() { watchdog?.touch() }
@@ -243,6 +247,13 @@ public final class Trainer {
             throw TrainingError.plugin("no data source has training examples (every source has role validation or test)")
         }
         sources = srcs
+        if recipe.training.lengthBuckets != nil {
+            for (si, src) in srcs.enumerated() where !src.train.isEmpty {
+                var lengths: [Int: Int] = [:]
+                for k in src.train { lengths[k] = try src.data.length(at: k) }
+                trainLengths[si] = lengths
+            }
+        }
 
         var params = encoder.module.namedParameters().filter { $0.parameter.isTrainable }
         for (t, n) in zip(targets, targetNames) {
@@ -319,12 +330,41 @@ public final class Trainer {
 
     /// The k-th training example of source `si` (epoch-wise shuffled, deterministic).
     func trainIndex(_ si: Int, _ k: Int) -> Int {
-        let train = sources[si].train
-        let epoch = k / train.count, pos = k % train.count
-        var order = train
+        let n = sources[si].train.count
+        return epochOrder(si, k / n)[k % n]
+    }
+
+    /// Source `si`'s training examples in the order of `epoch`: a seeded shuffle, then
+    /// (`training.length_buckets: W`) each window of W global batches sorted by length
+    /// (capped at data.max_length, ties by shuffled position), cut into global batches and
+    /// those shuffled again (a trailing partial batch stays last). A pure function of the
+    /// seed, epoch and source, so resume and MPI shards see the same order; cached per source.
+    public func epochOrder(_ si: Int, _ epoch: Int) -> [Int] {
+        if let c = orderCache[si], c.epoch == epoch { return c.order }
+        var order = sources[si].train
         var r = rng(.order, epoch, si)
         for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, r.nextInt(below: i + 1)) }
-        return order[pos]
+        if let w = recipe.training.lengthBuckets, let lengths = trainLengths[si] {
+            let global = recipe.training.batchSize * communicator.size
+            let cap = recipe.data.maxLength
+            var bucketRNG = rng(.order, epoch, si + 0x4000)
+            var out: [Int] = []
+            out.reserveCapacity(order.count)
+            for start in stride(from: 0, to: order.count, by: global * w) {
+                let window = order[start..<min(start + global * w, order.count)]
+                let sorted = window.enumerated().sorted {
+                    let a = min(lengths[$0.element] ?? 0, cap), b = min(lengths[$1.element] ?? 0, cap)
+                    return a != b ? a < b : $0.offset < $1.offset
+                }.map(\.element)
+                var batches = stride(from: 0, to: sorted.count, by: global).map { Array(sorted[$0..<min($0 + global, sorted.count)]) }
+                let full = batches.last?.count == global ? batches.count : batches.count - 1
+                for i in stride(from: full - 1, to: 0, by: -1) { batches.swapAt(i, bucketRNG.nextInt(below: i + 1)) }
+                out += batches.joined()
+            }
+            order = out
+        }
+        orderCache[si] = (epoch, order)
+        return order
     }
 
     /// This rank's slice of the global batch of (source, step, micro-batch).
