@@ -81,17 +81,23 @@ public enum PrepareInputs {
             }
             items[0].name = name
         }
+        try checkNames(items, listHint: "--list PATH NAME")
+        return items
+    }
+
+    /// Output names must be non-empty, free of '/' and unique; errors name both inputs and
+    /// `listHint` (how to give distinct names).
+    public static func checkNames(_ items: [PrepareItem], listHint: String) throws {
         var seen: [String: String] = [:]
         for it in items {
             guard !it.name.isEmpty, !it.name.contains("/") else {
-                throw PrepareInputError("\(it.path): name '\(it.name)' must be non-empty and must not contain '/'")
+                throw PrepareInputError("\(it.label): name '\(it.name)' must be non-empty and must not contain '/'")
             }
             if let other = seen[it.name] {
-                throw PrepareInputError("name '\(it.name)' is used by both \(other) and \(it.path); give distinct names (--list PATH NAME)")
+                throw PrepareInputError("name '\(it.name)' is used by both \(other) and \(it.label); give distinct names (\(listHint))")
             }
-            seen[it.name] = it.path
+            seen[it.name] = it.label
         }
-        return items
     }
 
     /// Reads a list file (see `resolve`).

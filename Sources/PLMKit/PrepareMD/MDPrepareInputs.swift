@@ -53,16 +53,7 @@ public struct MDPrepareInputs: Sendable {
         guard !items.isEmpty || !rejected.isEmpty else {
             throw PrepareInputError("give --topology T --trajectory X, --list FILE or --dir DIR")
         }
-        var seen: [String: String] = [:]
-        for it in items {
-            guard !it.name.isEmpty, !it.name.contains("/") else {
-                throw PrepareInputError("\(it.label): name '\(it.name)' must be non-empty and must not contain '/'")
-            }
-            if let other = seen[it.name] {
-                throw PrepareInputError("name '\(it.name)' is used by both \(other) and \(it.label); give distinct names (--list TOPOLOGY TRAJECTORY NAME)")
-            }
-            seen[it.name] = it.label
-        }
+        try PrepareInputs.checkNames(items, listHint: "--list TOPOLOGY TRAJECTORY NAME")
         return MDPrepareInputs(items: items, rejected: rejected)
     }
 
