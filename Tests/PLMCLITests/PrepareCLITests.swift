@@ -134,6 +134,29 @@ struct PrepareCLITests {
         #expect(emptyThreshold.status != 0 && emptyThreshold.stderr.contains("--thresholds must be positive numbers"), "stderr: \(emptyThreshold.stderr)")
     }
 
+    @Test("nma and contact-map report residues whose names have no one-letter code (stored as X)")
+    func unmappedResidues() throws {
+        let dir = try PrepareFixtures.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // 2G3R with PHE A1486 renamed to an unknown amino acid XYZ (backbone intact).
+        let text = try String(contentsOfFile: PrepareFixtures.path("2G3R.pdb"), encoding: .utf8)
+        let renamed = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            guard line.hasPrefix("ATOM"), line.count > 26, String(Array(line)[17..<20]) == "PHE", String(Array(line)[22..<26]) == "1486" else { return String(line) }
+            var c = Array(line)
+            c.replaceSubrange(17..<20, with: Array("XYZ"))
+            return String(c)
+        }.joined(separator: "\n")
+        let pdb = dir.appendingPathComponent("odd.pdb").path
+        try renamed.write(toFile: pdb, atomically: true, encoding: .utf8)
+        for cmd in ["nma", "contact-map"] {
+            let r = try runPLM(["prepare", cmd, "--structure", pdb, "--out", dir.appendingPathComponent("\(cmd).h5").path, "--quiet"])
+            #expect(r.status == 0, "stderr: \(r.stderr)")
+            #expect(r.stderr.contains("note odd (\(pdb)): 1 residue(s) with no one-letter code stored as X (XYZ A:1486)"), "\(cmd) stderr: \(r.stderr)")
+        }
+        let store = try SeqDanceFeatureStore(path: dir.appendingPathComponent("nma.h5").path)
+        #expect(store.entry("odd")?.sequence.hasPrefix("SX") == true, "\(String(describing: store.entry("odd")?.sequence))")
+    }
+
     @Test("nma: a C-alpha network in disconnected pieces (two GNM zero modes) fails with the reason; the connected structure is written")
     func nmaDisconnected() throws {
         let dir = try PrepareFixtures.tempDir()

@@ -45,6 +45,8 @@ public enum ContactMapPrepare {
         public var channels: HDF5Array<Float>
         public var residues: Int
         public var size: Int
+        /// Residues stored as X (no one-letter code), `NAME label`.
+        public var unmapped: [String] = []
     }
 
     /// Computes one structure's maps (thread-safe).
@@ -61,7 +63,7 @@ public enum ContactMapPrepare {
         return Payload(sequence: trace.sequence(linker: ":"), chains: trace.chains.map(\.chainID),
                        distance: HDF5Array(shape: [n, n], values: d.map { Float($0) }),
                        channels: HDF5Array(shape: [options.thresholds.count, size, size], values: ch),
-                       residues: n, size: size)
+                       residues: n, size: size, unmapped: trace.unmappedResidues)
     }
 
     /// Opens (or creates) the output file; refuses files of another layout.
@@ -130,7 +132,7 @@ public enum ContactMapPrepare {
         }, write: { item, p in
             try write(p, name: item.name, sourceFile: item.path, thresholds: options.thresholds,
                       to: file, overwrite: options.overwrite, compress: options.compress)
-            return p.residues
+            return (p.residues, PrepareRecord.unmappedNote(p.unmapped))
         })
     }
 }

@@ -38,6 +38,8 @@ public enum NMAPrepare {
         public var residue: HDF5Array<Float>
         public var pair: HDF5Array<Float>
         public var residues: Int
+        /// Residues stored as X (no one-letter code), `NAME label`.
+        public var unmapped: [String] = []
     }
 
     /// Reads a structure as SeqDance does: first model, first altloc.
@@ -84,7 +86,7 @@ public enum NMAPrepare {
             }
         }
         return Payload(sequence: sequence, residue: HDF5Array(shape: [T, 3], values: residue),
-                       pair: HDF5Array(shape: [T, T, 3], values: pair), residues: n)
+                       pair: HDF5Array(shape: [T, T, 3], values: pair), residues: n, unmapped: trace.unmappedResidues)
     }
 
     /// Opens (or creates) the output store; refuses files of another layout.
@@ -129,7 +131,7 @@ public enum NMAPrepare {
                 }
                 throw error
             }
-            return p.residues
+            return (p.residues, PrepareRecord.unmappedNote(p.unmapped))
         })
         return report
     }

@@ -33,6 +33,17 @@ public struct PrepareRecord: Sendable, Equatable {
     public var reason: String
     /// Seconds spent reading and computing (not writing) this structure.
     public var seconds: Double = 0
+    /// Something the user should know about a written structure (e.g. residues stored as X).
+    public var note: String = ""
+}
+
+extension PrepareRecord {
+    /// The note for residues whose names have no one-letter code (nil when there are none).
+    public static func unmappedNote(_ residues: [String]) -> String {
+        guard !residues.isEmpty else { return "" }
+        let shown = residues.prefix(5).joined(separator: ", ") + (residues.count > 5 ? ", …" : "")
+        return "\(residues.count) residue(s) with no one-letter code stored as X (\(shown))"
+    }
 }
 
 /// Outcome of a run: one record per input, in input order.
@@ -60,6 +71,9 @@ public struct PrepareReport: Sendable {
             for r in records where r.status == .written {
                 s += String(format: "\n  written %@ (%@): %d residues, %.3f s", r.item.name, r.item.label, r.residues, r.seconds)
             }
+        }
+        for r in records where r.status == .written && !r.note.isEmpty {
+            s += "\n  note \(r.item.name) (\(r.item.label)): \(r.note)"
         }
         for r in records where r.status != .written {
             s += "\n  \(r.status.rawValue) \(r.item.name) (\(r.item.label)): \(r.reason)"
@@ -93,11 +107,11 @@ public struct PrepareRunner {
     /// Runs `compute` on each item not rejected by `precheck` (on worker threads), then `write`
     /// (serially, under the lock) as soon as each one finishes. `precheck` returns a skip reason
     /// (status `.skipped`) or nil; `compute` and `write` throw to fail one item. `write` returns the
-    /// number of residues written.
+    /// number of residues written and a note for the summary ("" for none).
     public func run<Payload>(_ items: [PrepareItem], interrupt: InterruptFlag? = nil,
                              precheck: (PrepareItem) -> String?,
                              compute: (PrepareItem) throws -> Payload,
-                             write: (PrepareItem, Payload) throws -> Int) -> PrepareReport {
+                             write: (PrepareItem, Payload) throws -> (residues: Int, note: String)) -> PrepareReport {
         let start = Date()
         var records: [PrepareRecord?] = Array(repeating: nil, count: items.count)
         var todo: [Int] = []
@@ -143,8 +157,8 @@ public struct PrepareRunner {
                     let seconds = Date().timeIntervalSince(t0)
                     lock.lock()
                     do {
-                        let n = try write(item, payload)
-                        record = PrepareRecord(item: item, status: .written, residues: n, reason: "", seconds: seconds)
+                        let w = try write(item, payload)
+                        record = PrepareRecord(item: item, status: .written, residues: w.residues, reason: "", seconds: seconds, note: w.note)
                     } catch {
                         record = PrepareRecord(item: item, status: .failed, residues: 0, reason: "writing failed: " + describe(error))
                     }

@@ -155,7 +155,7 @@ public enum MDPrepare {
                                shouldStop: interrupt.map { flag in { flag.isRaised } })
         }, write: { item, p in
             try write(p, name: item.name, to: store, options: options)
-            return p.residues
+            return (p.residues, "")
         })
     }
 

@@ -28,6 +28,9 @@ public struct CATrace: Sendable, Equatable {
     public var coordinates: [SIMD3<Double>]
     /// Residue labels (`A:52B`) parallel to `coordinates`.
     public var residueLabels: [String]
+    /// Amino-acid residues whose name has no one-letter code (written `X` in the sequence),
+    /// as `NAME label` (`XYZ A:2`).
+    public var unmappedResidues: [String] = []
 
     /// Number of C-alpha atoms.
     public var count: Int { coordinates.count }
@@ -56,6 +59,7 @@ extension StructureModel {
         var xyz: [SIMD3<Double>] = []
         var labels: [String] = []
         var byChain: [String: (String, [SIMD3<Double>], [String])] = [:]
+        var unmappedByChain: [String: [String]] = [:]
         var order: [String] = []
         for c in chains {
             var seq = String.UnicodeScalarView()
@@ -64,7 +68,9 @@ extension StructureModel {
             for ri in c.residueIndices where residues[ri].kind == .aminoAcid {
                 guard let ai = atomIndex(named: "CA", inResidue: ri) else { continue }
                 let r = residues[ri]
-                seq.append(contentsOf: (ResidueTable.oneLetterCode(for: r.name) ?? "X").unicodeScalars)
+                let code = ResidueTable.oneLetterCode(for: r.name)
+                if code == nil { unmappedByChain[c.id, default: []].append("\(r.name) \(r.label)") }
+                seq.append(contentsOf: (code ?? "X").unicodeScalars)
                 pts.append(atoms[ai].position)
                 lab.append(r.label)
             }
@@ -83,7 +89,9 @@ extension StructureModel {
             xyz += pts
             labels += lab
         }
-        return CATrace(chains: segments, coordinates: xyz, residueLabels: labels)
+        var trace = CATrace(chains: segments, coordinates: xyz, residueLabels: labels)
+        trace.unmappedResidues = wanted.flatMap { unmappedByChain[$0] ?? [] }
+        return trace
     }
 }
 
