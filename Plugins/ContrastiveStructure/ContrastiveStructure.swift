@@ -155,18 +155,19 @@ public final class ContrastiveStructureTarget: TrainingTarget {
     public func applies(to source: String) -> Bool { config.sources?.contains(source) ?? true }
 
     /// CA coordinates [L * 3] of an example's residues (token rows 1 ..< T-1 of feature `ca`).
-    public static func caCoordinates(_ e: Example) throws -> [Float] {
+    /// `user` names the plugin in errors; `hint` says how to fix a missing `ca`.
+    public static func caCoordinates(_ e: Example, user: String = "contrastive_structure",
+                                     hint: String = "use a 'structures' data source or restrict the target with 'sources:'") throws -> [Float] {
         let t = e.tokens.count
         if let f = e.features[StructureSourceConfig.caFeature] {
             guard f.shape == [t, 3] else {
-                throw TrainingError.plugin("contrastive_structure: example '\(e.id)' has feature 'ca' of shape \(f.shape), expected [\(t), 3]")
+                throw TrainingError.plugin("\(user): example '\(e.id)' has feature 'ca' of shape \(f.shape), expected [\(t), 3]")
             }
             return Array(f.values[3..<(3 * (t - 1))])
         }
         // Examples made outside a `structures` source may carry uncropped coordinates in extras.
         if let x = e.extras[StructureSourceConfig.caFeature], x.count == 3 * (t - 2) { return x }
-        throw TrainingError.plugin("contrastive_structure: example '\(e.id)' has no CA coordinates (feature 'ca'); "
-                                   + "use a 'structures' data source or restrict the target with 'sources:'")
+        throw TrainingError.plugin("\(user): example '\(e.id)' has no CA coordinates (feature 'ca'); " + hint)
     }
 
     /// Mean of `hidden` [B, T, d] over the non-pad tokens of `tokens` [B, T] (BOS/EOS included) -> [B, d].
@@ -187,7 +188,7 @@ public final class ContrastiveStructureTarget: TrainingTarget {
         if model.isTraining && n < 2 {
             throw TrainingError.plugin("contrastive_structure: a training batch needs at least 2 proteins (BatchNorm, negatives); set training.batch_size >= 2")
         }
-        let ca = try batch.examples.map(Self.caCoordinates)
+        let ca = try batch.examples.map { try Self.caCoordinates($0) }
         let needed = model.structureEncoder.grid(forLength: ca.map { $0.count / 3 }.max() ?? 1)
         if model.structureEncoder.rowEmbeddings != nil && needed > model.structureEncoder.settings.maxGrid {
             throw TrainingError.plugin("contrastive_structure: learned positions cover \(model.structureEncoder.settings.maxGrid) patches per side "

@@ -39,7 +39,9 @@ public struct PackedGraph {
         var g = PackedGraph(nodeCount: 0, relationCount: ResidueGraph.relationCount + (structureToken ? 1 : 0),
                             src: [], dst: [], relation: [], residueOffset: [], residueCount: [], tokenNode: [], nodeTypes: [])
         for e in examples {
-            let ca = try ContrastiveStructureTarget.caCoordinates(e)
+            let ca = try ContrastiveStructureTarget.caCoordinates(
+                e, user: "residue graph (fusion / residue_graph encoder)",
+                hint: "these encoders read structures: every data source must be 'structures' or 'labelled_structures'")
             let n = ca.count / 3
             let rg = ResidueGraph.build(ca: ca, radius: settings.radius, k: settings.knn, minSeparation: settings.minSeparation)
             var keep = [Bool](repeating: true, count: rg.edgeCount)
