@@ -155,6 +155,37 @@ struct FusedKernelTests {
         #expect(xs.allSatisfy { $0.grad != nil })
     }
 
+    /// Bytes held for backward after the forward, measured in a child process (MemoryStats is
+    /// process-wide and other tests allocate concurrently): the fused kernel keeps about q, k, v
+    /// and [B, H, T] log-sum-exps; the unfused path (probabilities requested) keeps B·H·T·T.
+    @Test("multiHeadAttention keeps far less than B·H·T·T floats for backward; the unfused path keeps them")
+    func mhaMemoryBytes() async {
+        await #expect(processExitsWith: .success) {
+            let (b, h, t, dh) = (2, 8, 256, 8)
+            let probs = b * h * t * t * 4
+            func held(_ fused: Bool) -> Int {
+                let xs = [rand([b, t, h * dh], 251), rand([b, t, h * dh], 252), rand([b, t, h * dh], 253)]
+                for x in xs { x.requiresGrad = true }
+                let before = MemoryStats.liveBytes
+                var loss: Tensor
+                do {
+                    if fused {
+                        loss = Tensor.multiHeadAttention(q: xs[0], k: xs[1], v: xs[2], heads: h, scale: 0.35).sum()
+                    } else {
+                        let split = xs.map { $0.reshaped([b, t, h, dh]).permuted([0, 2, 1, 3]) }
+                        loss = Tensor.scaledDotProductAttention(q: split[0], k: split[1], v: split[2], scale: 0.35, returnProbabilities: true).output.sum()
+                    }
+                }
+                let bytes = MemoryStats.liveBytes - before
+                loss.backward()
+                return bytes
+            }
+            let fused = held(true), unfused = held(false)
+            print("held for backward: fused \(fused) bytes, unfused \(unfused) bytes, B·H·T·T floats \(probs) bytes")
+            exit(fused < probs / 4 && unfused >= probs ? 0 : 1)
+        }
+    }
+
     @Test("linear: gradients, and equality with matmul + bias", arguments: [(1, 1, 1), (3, 5, 4), (2 * 7, 33, 65)])
     func linear(_ dims: (Int, Int, Int)) {
         let (n, i, o) = dims
