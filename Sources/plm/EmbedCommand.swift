@@ -119,14 +119,9 @@ struct Embed: ParsableCommand {
             if comm.isDistributed { msg = "rank \(comm.rank): " + msg }
             FileHandle.standardError.write(Data((msg + "\n").utf8))
             if comm.isDistributed {
-                comm.barrier()   // every shard is complete
-                if comm.isRoot {
-                    let shards = (0..<comm.size).map { comm.shardPath(out, rank: $0) }
-                    let n = try Embedder.mergeShards(shards, records: records, into: out, overwrite: overwrite)
-                    for p in shards { try? FileManager.default.removeItem(atPath: p) }
-                    FileHandle.standardError.write(Data("merged \(comm.size) shard(s) into \(out): \(n) record(s)\n".utf8))
+                try mergeRankShards(comm, into: out, count: { "\($0) record(s)" }) {
+                    try Embedder.mergeShards($0, records: records, into: out, overwrite: overwrite)
                 }
-                comm.barrier()
             }
             if s.interrupted {
                 FileHandle.standardError.write(Data("interrupted: rerun the same command to embed the remaining records\n".utf8))
@@ -187,14 +182,9 @@ struct Embed: ParsableCommand {
         if comm.isDistributed { msg = "rank \(comm.rank): " + msg }
         FileHandle.standardError.write(Data((msg + "\n").utf8))
         if comm.isDistributed {
-            comm.barrier()   // every shard is complete
-            if comm.isRoot {
-                let shards = (0..<comm.size).map { comm.shardPath(out, rank: $0) }
-                let n = try trainer.mergeEmbeddingShards(shards, into: out, overwrite: overwrite)
-                for p in shards { try? FileManager.default.removeItem(atPath: p) }
-                FileHandle.standardError.write(Data("merged \(comm.size) shard(s) into \(out): \(n) protein(s)\n".utf8))
+            try mergeRankShards(comm, into: out, count: { "\($0) protein(s)" }) {
+                try trainer.mergeEmbeddingShards($0, into: out, overwrite: overwrite)
             }
-            comm.barrier()
         }
         if s.interrupted {
             FileHandle.standardError.write(Data("interrupted: rerun the same command to embed the remaining proteins\n".utf8))

@@ -97,3 +97,20 @@ struct Info: ParsableCommand {
         print("openblas config: \(Threads.blasConfig)")
     }
 }
+
+/// The end of a sharded command under MPI (`plm embed`, `plm prepare`): once every rank
+/// has finished its shard (`Communicator.shardPath`), rank 0 merges the shards into `out`
+/// with `merge`, removes them and reports `merged N shard(s) into OUT: <count(n)>`; the
+/// other ranks wait for the merge.
+func mergeRankShards(_ comm: Communicator, into out: String, count: (Int) -> String,
+                     merge: ([String]) throws -> Int) throws {
+    comm.barrier()   // every shard is complete
+    if comm.isRoot {
+        let shards = (0..<comm.size).map { comm.shardPath(out, rank: $0) }
+        let n = try merge(shards)
+        for p in shards { try? FileManager.default.removeItem(atPath: p) }
+        FileHandle.standardError.write(Data("merged \(comm.size) shard(s) into \(out): \(count(n))\n".utf8))
+    }
+    comm.barrier()
+}
+

@@ -86,13 +86,7 @@ func runPrepare(label: String, items: [PrepareItem], out: String, verbose: Bool,
         status = [Double(report.failed.count), report.interrupted ? 1 : 0]
         if comm.isDistributed {
             comm.allReduceSum(&status)
-            if comm.isRoot {
-                let shards = (0..<comm.size).map { comm.shardPath(out, rank: $0) }
-                let n = try merge(shards, out)
-                for p in shards { try? FileManager.default.removeItem(atPath: p) }
-                FileHandle.standardError.write(Data("merged \(comm.size) shard(s) into \(out): \(n) entr\(n == 1 ? "y" : "ies")\n".utf8))
-            }
-            comm.barrier()
+            try mergeRankShards(comm, into: out, count: { "\($0) entr\($0 == 1 ? "y" : "ies")" }) { try merge($0, out) }
         }
     } catch {
         comm.abort("\(tag): error: \(error)", code: 1)

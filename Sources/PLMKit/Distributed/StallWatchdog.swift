@@ -53,8 +53,6 @@ public final class StallWatchdog: @unchecked Sendable {
     /// Records progress.
     public func touch() { lock.lock(); last = Date(); lock.unlock() }
 
-    /// Ends the watch (the run is over).
+    /// Ends the watch (the run is over). The thread also ends once the watchdog is released.
     public func stop() { lock.lock(); stopped = true; lock.unlock() }
-
-    deinit { stop() }
 }

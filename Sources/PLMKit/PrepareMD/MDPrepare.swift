@@ -95,6 +95,12 @@ public enum MDPrepare {
         let top = try MDTopology(contentsOf: URL(fileURLWithPath: topology))
         let reader = try openTrajectory(URL(fileURLWithPath: trajectory))
         try checkAtomCounts(topology: top, reader: reader)
+        return try compute(top, reader, options: options, progress: progress, shouldStop: shouldStop)
+    }
+
+    /// `compute` on an opened topology and trajectory (atom counts already checked).
+    static func compute(_ top: MDTopology, _ reader: any TrajectoryReader, options: MDPrepareOptions,
+                        progress: ((_ done: Int, _ total: Int) -> Void)?, shouldStop: (() -> Bool)?) throws -> Payload {
         let f = try MDFeatures.compute(topology: top, trajectory: reader, options: options.features,
                                        progress: progress, shouldStop: shouldStop)
         let (sequence, residue, pair) = tokenSpace(f, linker: options.linker)
@@ -116,7 +122,8 @@ public enum MDPrepare {
         let name = name ?? defaultName(topology: topology)
         // Check the inputs before touching the output, so a bad pair leaves no file behind.
         let top = try MDTopology(contentsOf: URL(fileURLWithPath: topology))
-        try checkAtomCounts(topology: top, reader: try openTrajectory(URL(fileURLWithPath: trajectory)))
+        let reader = try openTrajectory(URL(fileURLWithPath: trajectory))
+        try checkAtomCounts(topology: top, reader: reader)
         let existed = FileManager.default.fileExists(atPath: out)
         let store = try NMAPrepare.openStore(out, compress: options.compress)
         var wrote = false
@@ -129,8 +136,7 @@ public enum MDPrepare {
             throw HDF5Error(.alreadyExists, file: out, object: "/" + SeqDanceFeatureStore.residueDatasetName(name),
                             "protein '\(name)' is already in the store (pass --overwrite to replace it)")
         }
-        let p = try compute(topology: topology, trajectory: trajectory, options: options,
-                            progress: progress, shouldStop: shouldStop)
+        let p = try compute(top, reader, options: options, progress: progress, shouldStop: shouldStop)
         try write(p, name: name, to: store, options: options)
         wrote = true
         return MDPrepareSummary(name: name, sequence: p.sequence, residues: p.residues, frames: p.frames,
